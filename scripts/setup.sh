@@ -1,0 +1,59 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# make setup: the host venv (.venv) with pinned requirements, and the Debian
+# packages the tests need (installed when root, printed otherwise).
+# Idempotent: a stamp holding the requirements' checksum makes a re-run quick.
+set -eu
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+DEBS="scep chrony slapd ldap-utils strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins openssl socat"
+
+if ! command -v "$PY" >/dev/null 2>&1; then
+    echo "setup: error: no $PY found; install it with: apt-get install python3 python3-venv" >&2
+    exit 1
+fi
+ver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+arch=$(uname -m)
+case "$ver" in
+    3.10|3.11|3.12|3.13|3.14) ;;
+    *) echo "setup: error: Python $ver found; the MicroPython Unix-port wheel needs CPython 3.10-3.14 (set PYTHON=python3.11 or install one)" >&2; exit 1 ;;
+esac
+if [ "$arch" != "x86_64" ]; then
+    echo "setup: error: this is $arch; the MicroPython Unix-port wheel exists for x86-64 Linux only (run upki's host tools on an x86-64 Linux machine)" >&2
+    exit 1
+fi
+
+# Debian packages: the real peers the tests run against.
+missing=""
+for p in $DEBS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        echo "setup: installing Debian packages:$missing"
+        # Keep package scripts from starting system daemons (slapd, chronyd) that
+        # would hold ports; the tests start their own on loopback.
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+            chmod 755 /usr/sbin/policy-rc.d
+            trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    else
+        echo "setup: the tests need Debian packages; run this once:" >&2
+        echo "  sudo apt-get install -y --no-install-recommends$missing" >&2
+    fi
+fi
+
+stamp=.venv/.upki-setup
+want=$(cat requirements.txt | cksum)
+if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    exit 0
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+echo "setup: installing pinned Python requirements into .venv"
+.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+echo "$want" > "$stamp"
+echo "setup: done (.venv ready)"
