@@ -1,0 +1,581 @@
+# SPDX-License-Identifier: MIT
+# DER (X.690) in two layers, as asn1crypto does it: a TLV reader that knows no
+# types and copies nothing (offsets into the caller's buffer, which should be
+# a memoryview), value decoders on top, and a writer that builds lists of
+# parts joined once.  Only what X.509, PKCS#1/#8/#10, CMS and CRLs use.
+from micropython import const
+
+try:
+    from upki.errors import DERError
+except TypeError:
+    # errors.py's DERError(PKIError, ValueError) cannot be built on the
+    # MicroPython Unix port ("multiple bases have instance lay-out conflict");
+    # until it can, DERError is a plain ValueError defined here.
+    class DERError(ValueError):
+        pass
+
+# Universal tags (public: the object modules name their fields with them).
+BOOLEAN = const(0x01)
+INTEGER = const(0x02)
+BIT_STRING = const(0x03)
+OCTET_STRING = const(0x04)
+NULL = const(0x05)
+OID = const(0x06)
+ENUMERATED = const(0x0A)
+UTF8_STRING = const(0x0C)
+NUMERIC_STRING = const(0x12)
+PRINTABLE_STRING = const(0x13)
+TELETEX_STRING = const(0x14)  # also T61String
+IA5_STRING = const(0x16)
+UTC_TIME = const(0x17)
+GENERALIZED_TIME = const(0x18)
+VISIBLE_STRING = const(0x1A)
+UNIVERSAL_STRING = const(0x1C)
+BMP_STRING = const(0x1E)
+SEQUENCE = const(0x30)
+SET = const(0x31)
+
+_CONSTRUCTED = const(0x20)
+_CONTEXT = const(0x80)
+MAX_DEPTH = const(32)
+
+_TAG_NAMES = {
+    0x01: "BOOLEAN",
+    0x02: "INTEGER",
+    0x03: "BIT STRING",
+    0x04: "OCTET STRING",
+    0x05: "NULL",
+    0x06: "OBJECT IDENTIFIER",
+    0x0A: "ENUMERATED",
+    0x0C: "UTF8String",
+    0x12: "NumericString",
+    0x13: "PrintableString",
+    0x14: "TeletexString",
+    0x16: "IA5String",
+    0x17: "UTCTime",
+    0x18: "GeneralizedTime",
+    0x1A: "VisibleString",
+    0x1C: "UniversalString",
+    0x1E: "BMPString",
+    0x30: "SEQUENCE",
+    0x31: "SET",
+}
+
+
+def tag_name(tag):
+    n = _TAG_NAMES.get(tag)
+    if n:
+        return n
+    if tag & 0xC0 == _CONTEXT:
+        return "[%d]%s" % (tag & 0x1F, " constructed" if tag & _CONSTRUCTED else "")
+    return "tag 0x%02x" % tag
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_tlv(buf, pos=0, end=None):
+    """Read the TLV at pos; return (tag, content_start, content_end).
+
+    Checks that the element fits before end (default len(buf)); copies nothing.
+    """
+    if end is None:
+        end = len(buf)
+    if pos >= end:
+        raise DERError("expected a tag at offset %d, found the end of the data" % pos)
+    tag = buf[pos]
+    if tag & 0x1F == 0x1F:
+        raise DERError("high tag number form at offset %d is not supported" % pos)
+    if pos + 1 >= end:
+        raise DERError("missing length after %s at offset %d" % (tag_name(tag), pos))
+    first = buf[pos + 1]
+    start = pos + 2
+    if first < 0x80:
+        length = first
+    elif first == 0x80:
+        raise DERError("indefinite length at offset %d is not DER" % (pos + 1))
+    else:
+        nbytes = first & 0x7F
+        if nbytes > 4:
+            raise DERError("length field of %d bytes at offset %d is too long" % (nbytes, pos + 1))
+        if start + nbytes > end:
+            raise DERError("length field at offset %d runs past the end of the data" % (pos + 1))
+        if buf[start] == 0:
+            raise DERError("non-minimal length (leading zero) at offset %d" % (pos + 1))
+        length = 0
+        for i in range(start, start + nbytes):
+            length = (length << 8) | buf[i]
+        if length < 0x80:
+            raise DERError("non-minimal length %d in long form at offset %d" % (length, pos + 1))
+        start += nbytes
+    if length > end - start:
+        raise DERError(
+            "length %d at offset %d exceeds the %d bytes left" % (length, pos + 1, end - start)
+        )
+    return tag, start, start + length
+
+
+def expect(buf, pos, end, tag):
+    """Read the TLV at pos, which must carry tag; return (content_start, content_end)."""
+    t, s, e = read_tlv(buf, pos, end)
+    if t != tag:
+        raise DERError("expected %s at offset %d, found %s" % (tag_name(tag), pos, tag_name(t)))
+    return s, e
+
+
+def read_single(buf, tag=None):
+    """The one TLV that fills buf exactly (no trailing bytes); return (tag, start, end)."""
+    t, s, e = read_tlv(buf, 0, len(buf))
+    if e != len(buf):
+        raise DERError("%d bytes of trailing data at offset %d" % (len(buf) - e, e))
+    if tag is not None and t != tag:
+        raise DERError("expected %s at offset 0, found %s" % (tag_name(tag), tag_name(t)))
+    return t, s, e
+
+
+def children(buf, start, end):
+    """Iterate (tag, content_start, content_end) over the TLVs in buf[start:end]."""
+    pos = start
+    while pos < end:
+        t, s, e = read_tlv(buf, pos, end)
+        yield t, s, e
+        pos = e
+
+
+def read_all(buf, start, end):
+    """The list of (tag, content_start, content_end) children of buf[start:end]."""
+    out = []
+    pos = start
+    while pos < end:
+        t, s, e = read_tlv(buf, pos, end)
+        out.append((t, s, e))
+        pos = e
+    return out
+
+
+def check(buf, start=0, end=None, max_depth=MAX_DEPTH):
+    """Check that buf[start:end] is exactly a sequence of well-formed TLVs.
+
+    Walks constructed elements (no recursion: a stack of ends bounded by
+    max_depth), so a later lazy read of any field cannot meet a bad length.
+    """
+    if end is None:
+        end = len(buf)
+    ends = [end]
+    pos = start
+    while ends:
+        limit = ends[-1]
+        if pos == limit:
+            ends.pop()
+            continue
+        t, s, e = read_tlv(buf, pos, limit)
+        if t & _CONSTRUCTED:
+            if len(ends) > max_depth:
+                raise DERError("nesting deeper than %d at offset %d" % (max_depth, pos))
+            ends.append(e)
+            pos = s
+        else:
+            pos = e
+
+
+# ---------------------------------------------------------------- decoders
+
+
+def decode_int(buf, start, end):
+    """A signed INTEGER content (DER: minimal two's complement)."""
+    n = end - start
+    if n == 0:
+        raise DERError("empty INTEGER at offset %d" % start)
+    b0 = buf[start]
+    if n > 1:
+        b1 = buf[start + 1]
+        if (b0 == 0 and b1 < 0x80) or (b0 == 0xFF and b1 >= 0x80):
+            raise DERError("non-minimal INTEGER at offset %d" % start)
+    v = int.from_bytes(buf[start:end], "big")
+    if b0 & 0x80:
+        v -= 1 << (8 * n)
+    return v
+
+
+def decode_uint_bytes(buf, start, end):
+    """The magnitude bytes of a non-negative INTEGER (sign octet dropped), a slice of buf."""
+    if end == start:
+        raise DERError("empty INTEGER at offset %d" % start)
+    if buf[start] & 0x80:
+        raise DERError("negative INTEGER at offset %d" % start)
+    if end - start > 1 and buf[start] == 0:
+        if buf[start + 1] < 0x80:
+            raise DERError("non-minimal INTEGER at offset %d" % start)
+        start += 1
+    return buf[start:end]
+
+
+def decode_bool(buf, start, end):
+    if end - start != 1 or buf[start] not in (0, 0xFF):
+        raise DERError("bad BOOLEAN at offset %d" % start)
+    return buf[start] == 0xFF
+
+
+def decode_bit_string(buf, start, end):
+    """Return (unused_bits, bytes slice of buf)."""
+    if end == start:
+        raise DERError("empty BIT STRING at offset %d" % start)
+    unused = buf[start]
+    if unused > 7 or (unused and end - start == 1):
+        raise DERError("bad unused-bits count %d in BIT STRING at offset %d" % (unused, start))
+    if unused and buf[end - 1] & ((1 << unused) - 1):
+        raise DERError("BIT STRING at offset %d has non-zero padding bits" % start)
+    return unused, buf[start + 1 : end]
+
+
+def decode_bit_string_bytes(buf, start, end):
+    """A BIT STRING that must hold whole octets (keys, signatures)."""
+    unused, data = decode_bit_string(buf, start, end)
+    if unused:
+        raise DERError("BIT STRING at offset %d is not a whole number of octets" % start)
+    return data
+
+
+def decode_named_bits(buf, start, end):
+    """A BIT STRING as the list of bit numbers that are set (bit 0 = first, MSB)."""
+    unused, data = decode_bit_string(buf, start, end)
+    out = []
+    for i in range(len(data)):
+        b = data[i]
+        for j in range(8):
+            if b & (0x80 >> j):
+                out.append(i * 8 + j)
+    return out
+
+
+def decode_octet_string(buf, start, end):
+    return buf[start:end]
+
+
+def decode_null(buf, start, end):
+    if end != start:
+        raise DERError("NULL with %d content bytes at offset %d" % (end - start, start))
+    return None
+
+
+def decode_oid(buf, start, end):
+    """An OBJECT IDENTIFIER content as a dotted string."""
+    if end == start:
+        raise DERError("empty OBJECT IDENTIFIER at offset %d" % start)
+    if buf[end - 1] & 0x80:
+        raise DERError("OBJECT IDENTIFIER at offset %d ends inside a subidentifier" % start)
+    arcs = []
+    v = 0
+    fresh = True
+    for i in range(start, end):
+        b = buf[i]
+        if fresh and b == 0x80:
+            raise DERError("non-minimal subidentifier in OBJECT IDENTIFIER at offset %d" % i)
+        v = (v << 7) | (b & 0x7F)
+        fresh = not (b & 0x80)
+        if fresh:
+            if not arcs:
+                if v < 40:
+                    arcs.append("0")
+                elif v < 80:
+                    arcs.append("1")
+                    v -= 40
+                else:
+                    arcs.append("2")
+                    v -= 80
+            arcs.append(str(v))
+            v = 0
+    return ".".join(arcs)
+
+
+def _latin1(buf, start, end):
+    return "".join([chr(buf[i]) for i in range(start, end)])
+
+
+def _ucs(buf, start, end, width, what):
+    if (end - start) % width:
+        raise DERError("%s at offset %d has an odd length" % (what, start))
+    out = []
+    i = start
+    while i < end:
+        c = 0
+        for k in range(width):
+            c = (c << 8) | buf[i + k]
+        i += width
+        if width == 2 and 0xD800 <= c < 0xDC00 and i + 2 <= end:
+            lo = (buf[i] << 8) | buf[i + 1]
+            if 0xDC00 <= lo < 0xE000:
+                c = 0x10000 + ((c - 0xD800) << 10) + (lo - 0xDC00)
+                i += 2
+        if c > 0x10FFFF or 0xD800 <= c < 0xE000:
+            raise DERError("%s at offset %d holds invalid character 0x%x" % (what, start, c))
+        out.append(chr(c))
+    return "".join(out)
+
+
+def decode_string(tag, buf, start, end):
+    """A character string of any of the X.520 types as a str."""
+    if tag == UTF8_STRING:
+        try:
+            return str(bytes(buf[start:end]), "utf-8")
+        except UnicodeError:
+            raise DERError("invalid UTF-8 in UTF8String at offset %d" % start)
+    if tag == BMP_STRING:
+        return _ucs(buf, start, end, 2, "BMPString")
+    if tag == UNIVERSAL_STRING:
+        return _ucs(buf, start, end, 4, "UniversalString")
+    if tag in (PRINTABLE_STRING, IA5_STRING, TELETEX_STRING, VISIBLE_STRING, NUMERIC_STRING):
+        # ASCII types; TeletexString (T61) is read as latin-1, as most readers do.
+        return _latin1(buf, start, end)
+    raise DERError("expected a string at offset %d, found %s" % (start, tag_name(tag)))
+
+
+# days between 1970-01-01 and y-m-d (proleptic Gregorian; H. Hinnant's algorithm)
+def days_from_civil(y, m, d):
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = m - 3 if m > 2 else m + 9
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    if m <= 2:
+        y += 1
+    return y, m, d
+
+
+_MDAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _digits(buf, i, n, where):
+    v = 0
+    for k in range(i, i + n):
+        c = buf[k]
+        if c < 0x30 or c > 0x39:
+            raise DERError("non-digit in time at offset %d" % where)
+        v = v * 10 + c - 0x30
+    return v
+
+
+def decode_time(tag, buf, start, end):
+    """UTCTime or GeneralizedTime content as UNIX epoch seconds (RFC 5280 form:
+    seconds present, Z, no fractions; UTCTime YY >= 50 means 19YY)."""
+    n = end - start
+    if tag == UTC_TIME:
+        if n != 13:
+            raise DERError("UTCTime at offset %d is not YYMMDDHHMMSSZ" % start)
+        y = _digits(buf, start, 2, start)
+        y += 1900 if y >= 50 else 2000
+        i = start + 2
+    elif tag == GENERALIZED_TIME:
+        if n != 15:
+            raise DERError("GeneralizedTime at offset %d is not YYYYMMDDHHMMSSZ" % start)
+        y = _digits(buf, start, 4, start)
+        i = start + 4
+    else:
+        raise DERError("expected a time at offset %d, found %s" % (start, tag_name(tag)))
+    if buf[end - 1] != 0x5A:  # 'Z'
+        raise DERError("time at offset %d does not end in Z" % start)
+    mo = _digits(buf, i, 2, start)
+    d = _digits(buf, i + 2, 2, start)
+    hh = _digits(buf, i + 4, 2, start)
+    mi = _digits(buf, i + 6, 2, start)
+    ss = _digits(buf, i + 8, 2, start)
+    if not (1 <= mo <= 12 and 1 <= d <= _MDAYS[mo - 1] and hh < 24 and mi < 60 and ss < 60):
+        raise DERError("time out of range at offset %d" % start)
+    if mo == 2 and d == 29 and not (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)):
+        raise DERError("February 29 in a common year at offset %d" % start)
+    return days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss
+
+
+def epoch_to_tuple(t):
+    """(year, month, day, hour, minute, second) of UNIX epoch seconds (UTC)."""
+    days, secs = divmod(t, 86400)
+    y, m, d = civil_from_days(days)
+    return y, m, d, secs // 3600, (secs // 60) % 60, secs % 60
+
+
+# ---------------------------------------------------------------- writing
+
+
+def encode_length(n):
+    if n < 0x80:
+        return bytes((n,))
+    out = []
+    while n:
+        out.append(n & 0xFF)
+        n >>= 8
+    out.append(0x80 | len(out))
+    out.reverse()
+    return bytes(out)
+
+
+def encode_tlv(tag, body):
+    """One TLV; body is bytes-like or a list of bytes-like parts (joined once)."""
+    if isinstance(body, (list, tuple)):
+        body = b"".join(body)
+    return b"".join((bytes((tag,)), encode_length(len(body)), body))
+
+
+def encode_sequence(*parts):
+    return encode_tlv(SEQUENCE, parts)
+
+
+def encode_set(*parts):
+    # DER: the elements of a SET OF sorted by their encodings
+    return encode_tlv(SET, sorted(bytes(p) for p in parts))
+
+
+def _uint_to_bytes(n):
+    if n < 0:
+        raise ValueError("negative integer")
+    return n.to_bytes((len("%x" % n) + 1) // 2, "big")
+
+
+def int_to_bytes(n, length=None):
+    """Unsigned big-endian bytes of n >= 0 (minimal, or left-padded to length)."""
+    b = _uint_to_bytes(n)
+    if length is not None:
+        if len(b) > length:
+            raise ValueError("integer does not fit in %d bytes" % length)
+        b = bytes(length - len(b)) + b
+    return b
+
+
+def encode_int(n):
+    if n >= 0:
+        b = _uint_to_bytes(n)
+        if b[0] & 0x80:
+            b = b"\x00" + b
+    else:
+        # smallest L with -2**(8L-1) <= n
+        length = 1
+        while n < -(1 << (8 * length - 1)):
+            length += 1
+        b = _uint_to_bytes(n + (1 << (8 * length)))
+    return encode_tlv(INTEGER, b)
+
+
+def encode_bool(v):
+    return b"\x01\x01\xff" if v else b"\x01\x01\x00"
+
+
+def encode_null():
+    return b"\x05\x00"
+
+
+def encode_octet_string(data):
+    return encode_tlv(OCTET_STRING, data)
+
+
+def encode_bit_string(data, unused=0):
+    return encode_tlv(BIT_STRING, (bytes((unused,)), data))
+
+
+def encode_named_bits(bits):
+    """A named BIT STRING (keyUsage) from the set bit numbers; trailing zeros dropped."""
+    if not bits:
+        return b"\x03\x01\x00"
+    top = max(bits)
+    data = bytearray(top // 8 + 1)
+    for b in bits:
+        data[b // 8] |= 0x80 >> (b % 8)
+    unused = 7 - top % 8
+    return encode_bit_string(bytes(data), unused)
+
+
+def encode_oid(dotted):
+    arcs = [int(a) for a in dotted.split(".")]
+    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
+        raise ValueError("bad OID %s" % dotted)
+    arcs = [arcs[0] * 40 + arcs[1]] + arcs[2:]
+    out = []
+    for v in arcs:
+        chunk = [v & 0x7F]
+        v >>= 7
+        while v:
+            chunk.append(0x80 | (v & 0x7F))
+            v >>= 7
+        chunk.reverse()
+        out.extend(chunk)
+    return encode_tlv(OID, bytes(out))
+
+
+def encode_string(tag, s):
+    """A character string of type tag from a str."""
+    if tag == BMP_STRING:
+        out = []
+        for ch in s:
+            c = ord(ch)
+            if c >= 0x10000:
+                c -= 0x10000
+                hi = 0xD800 + (c >> 10)
+                lo = 0xDC00 + (c & 0x3FF)
+                out.extend((hi >> 8, hi & 0xFF, lo >> 8, lo & 0xFF))
+            else:
+                out.extend((c >> 8, c & 0xFF))
+        return encode_tlv(tag, bytes(out))
+    if tag in (PRINTABLE_STRING, IA5_STRING, TELETEX_STRING, VISIBLE_STRING, NUMERIC_STRING):
+        data = bytes(ord(c) for c in s)  # ValueError past 255 on both ports
+        return encode_tlv(tag, data)
+    return encode_tlv(tag, s.encode("utf-8"))
+
+
+def encode_utf8(s):
+    return encode_tlv(UTF8_STRING, s.encode("utf-8"))
+
+
+def encode_printable(s):
+    return encode_string(PRINTABLE_STRING, s)
+
+
+def encode_ia5(s):
+    return encode_string(IA5_STRING, s)
+
+
+def _two(v):
+    return ("0" + str(v)) if v < 10 else str(v)
+
+
+def encode_utc_time(t):
+    y, mo, d, hh, mi, ss = epoch_to_tuple(t)
+    if not 1950 <= y < 2050:
+        raise ValueError("UTCTime holds 1950-2049 only, not %d" % y)
+    s = "".join((_two(y % 100), _two(mo), _two(d), _two(hh), _two(mi), _two(ss), "Z"))
+    return encode_tlv(UTC_TIME, s.encode())
+
+
+def encode_generalized_time(t):
+    y, mo, d, hh, mi, ss = epoch_to_tuple(t)
+    if not 0 <= y <= 9999:
+        raise ValueError("year %d out of range" % y)
+    ys = str(y)
+    ys = "0" * (4 - len(ys)) + ys
+    s = "".join((ys, _two(mo), _two(d), _two(hh), _two(mi), _two(ss), "Z"))
+    return encode_tlv(GENERALIZED_TIME, s.encode())
+
+
+def encode_time(t):
+    """RFC 5280 Time: UTCTime through 2049, GeneralizedTime from 2050."""
+    if -631152000 <= t < 2524608000:  # 1950-01-01 .. 2050-01-01
+        return encode_utc_time(t)
+    return encode_generalized_time(t)
+
+
+def encode_context(n, body, constructed=True):
+    """A context-specific [n] tag: constructed (EXPLICIT, or IMPLICIT of a
+    SEQUENCE/SET) or primitive (IMPLICIT of a primitive type)."""
+    return encode_tlv(_CONTEXT | (_CONSTRUCTED if constructed else 0) | n, body)
