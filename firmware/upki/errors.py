@@ -7,8 +7,9 @@ class PKIError(Exception):
     pass
 
 
-class DERError(PKIError, ValueError):
-    # Also a ValueError, so generic "bad input" handlers catch it.
+class DERError(PKIError):
+    # Malformed DER. (Not also a ValueError: MicroPython refuses two
+    # exception bases; catch PKIError for "bad input from outside".)
     pass
 
 
