@@ -20,7 +20,7 @@ class CryptoError(PKIError):
 class NVRAMError(PKIError):
     # A record is missing its trailer, fails its check, or cannot be written.
     def __init__(self, name, why):
-        PKIError.__init__(self, "NVRAM record %s: %s" % (name, why))
+        super().__init__("NVRAM record %s: %s" % (name, why))
         self.name = name
         self.why = why
 
@@ -31,7 +31,7 @@ class ClockError(PKIError):
 
 class SCEPError(PKIError):
     def __init__(self, msg, fail_info=None):
-        PKIError.__init__(self, msg)
+        super().__init__(msg)
         self.fail_info = fail_info
 
 
