@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: MIT
+# Boot the simulated board: main.py IMAGE [--interactive] [--size BYTES]
+# Exit status 3 asks boards/unix/run to boot again (reload); 0 ends.
+import os
+import sys
+
+_RELOAD = 3
+
+
+def _args():
+    image, interactive, size = None, False, None
+    argv = sys.argv[1:]
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--interactive":
+            interactive = True
+        elif a == "--size":
+            i += 1
+            size = int(argv[i])
+        else:
+            image = a
+        i += 1
+    return image, interactive, size
+
+
+def main():
+    from board import Board, DEFAULT_SIZE
+
+    image, interactive, size = _args()
+    if not image:
+        print("usage: boards/unix/run [--size BYTES] IMAGE")
+        return 2
+    # Power-cut injection for tests: UPKI_CUT_AFTER=N [UPKI_CUT_TEAR=0|0.5|1].
+    cut = os.getenv("UPKI_CUT_AFTER")
+    tear = float(os.getenv("UPKI_CUT_TEAR") or 0.5)
+    try:
+        board = Board(image, size or DEFAULT_SIZE, int(cut) if cut else 0, tear)
+        if board.created:
+            print("%%FLASH-5-FORMAT: created and formatted %s (%d bytes, littlefs2)" % (image, board.flash_size()))
+        board.mount()
+    except (OSError, ValueError) as e:
+        print("%%FLASH-3-MOUNT: %s" % (e.args[0] if e.args and isinstance(e.args[0], str) else e))
+        return 1
+    from upki import cli
+
+    result = cli.console(board, interactive)
+    return _RELOAD if result == "reload" else 0
+
+
+sys.exit(main())

@@ -1,0 +1,607 @@
+# SPDX-License-Identifier: MIT
+# The IOS-style command line: modes, abbreviations, error markers, the console.
+#
+# Commands are registered per mode as keyword paths ("show running-config");
+# every keyword may be abbreviated to a unique prefix, as on IOS ("sh run").
+# A handler gets the session and the remaining words (Args) and returns its
+# output as a string. Bad input raises Invalid(i): the CLI draws IOS's '^'
+# marker under word i. No input ever produces a traceback.
+import sys
+
+import upki
+from upki.errors import PKIError
+
+EXEC = "exec"
+CONFIG = "config"
+
+_PROMPT_SUFFIX = {EXEC: "#", CONFIG: "(config)#"}
+_trees = {}  # mode -> root node; a node is [children dict, handler, parent mode]
+_submode_parent = {}  # submode -> mode it returns to with `exit`
+
+
+class Invalid(Exception):
+    """Bad input at argument i (None: at the end of the line)."""
+
+    def __init__(self, i=None, msg=None):
+        super().__init__(msg)
+        self.i = i
+        self.msg = msg
+
+
+class Incomplete(Exception):
+    pass
+
+
+class Args(list):
+    """The words after a command's keywords, with their columns in the line."""
+
+    def __init__(self, words, cols, line):
+        super().__init__(words)
+        self.cols = cols
+        self.line = line
+
+    def rest(self, i):
+        """The raw text from word i to the end of the line (for names with spaces)."""
+        return self.line[self.cols[i] :].strip() if i < len(self) else ""
+
+    def need(self, n):
+        if len(self) < n:
+            raise Incomplete()
+
+    def only(self, n):
+        # Reject words past the n a command takes.
+        if len(self) > n:
+            raise Invalid(n)
+
+
+def command(mode, words, help=None):
+    """Decorator: register handler(session, args) for `words` in `mode`."""
+
+    def register(fn):
+        node = _trees.setdefault(mode, [{}, None])
+        for w in words.split():
+            node = node[0].setdefault(w, [{}, None])
+        node[1] = fn
+        return fn
+
+    return register
+
+
+def submode(name, prompt_suffix, parent=CONFIG):
+    _PROMPT_SUFFIX[name] = prompt_suffix
+    _submode_parent[name] = parent
+
+
+def integer(args, i, lo, hi):
+    """Word i as an integer in lo..hi, else an Invalid marker on it."""
+    try:
+        v = int(args[i])
+    except (ValueError, IndexError):
+        raise Invalid(i) if i < len(args) else Incomplete()
+    if not lo <= v <= hi:
+        raise Invalid(i)
+    return v
+
+
+def _tokenize(line):
+    words, cols = [], []
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        j = i
+        while j < n and line[j] not in " \t":
+            j += 1
+        words.append(line[i:j])
+        cols.append(i)
+        i = j
+    return words, cols
+
+
+def _match(node, word):
+    """(child key, node) for word in node's children, or raise a matching error."""
+    w = word.lower()
+    children = node[0]
+    if w in children:
+        return w, children[w]
+    hits = [k for k in children if k.startswith(w)]
+    if len(hits) == 1:
+        return hits[0], children[hits[0]]
+    if hits:
+        raise _Ambiguous()
+    return None, None
+
+
+class _Ambiguous(Exception):
+    pass
+
+
+class Session:
+    """One console (or one scripted run): mode stack, output, prompts."""
+
+    def __init__(self, router, ask=None):
+        self.router = router
+        self.mode = EXEC
+        self.context = None  # the object a submode configures (a trustpoint...)
+        self.ask = ask or (lambda prompt, default="": default)
+        self.exit_requested = None  # "reload" ends the console
+        self.emit = None  # the console's writer, for output that must precede a question
+
+    def prompt(self):
+        return self.router.hostname + _PROMPT_SUFFIX[self.mode]
+
+    def enter(self, mode, context=None):
+        if mode == CONFIG and self.mode == EXEC:
+            self.router.config_sessions += 1
+        self.mode = mode
+        self.context = context
+
+    def end(self):
+        if self.mode != EXEC:
+            self.router.config_sessions -= 1
+        self.mode = EXEC
+        self.context = None
+
+    def execute(self, line):
+        """Run one line in the current mode; return what the console prints."""
+        try:
+            return self._execute(line) or ""
+        except PKIError as e:
+            return "%% %s\n" % e if not str(e).startswith("%") else "%s\n" % e
+        except MemoryError:
+            return "%% Not enough memory to complete: %s\n" % line.strip()
+        except KeyboardInterrupt:
+            return "\n"
+        except Exception as e:  # a bug must not kill the console: report it in one line
+            return "%% Internal error in '%s': %s: %s\n" % (line.strip(), type(e).__name__, e)
+
+    def _execute(self, line):
+        line = line.rstrip("\r\n")
+        stripped = line.strip()
+        if not stripped or stripped[0] in "!#":
+            return ""
+        if stripped == "\x1a":  # Ctrl-Z
+            self.end()
+            return ""
+        words, cols = _tokenize(line)
+        mode = self.mode
+        if mode != EXEC and words[0].lower() == "do" and len(words) > 1:
+            return self._run(EXEC, words[1:], cols[1:], line, switch=False)
+        result = self._run(mode, words, cols, line, switch=False, probe=mode in _submode_parent)
+        if result is _NO_MATCH:
+            # IOS: a global command typed in a submode leaves the submode and runs.
+            self.mode = _submode_parent[mode]
+            self.context = None
+            result = self._run(self.mode, words, cols, line, switch=True)
+        return result
+
+    def _run(self, mode, words, cols, line, switch, probe=False):
+        node = _trees.get(mode)
+        i = 0
+        try:
+            while i < len(words):
+                key, child = _match(node, words[i])
+                if child is None:
+                    if node[1] is not None:
+                        break  # the rest are the handler's arguments
+                    if probe and i == 0:
+                        return _NO_MATCH
+                    return self._marker(cols[i])
+                node = child
+                i += 1
+                if node[1] is not None and not node[0]:
+                    break
+        except _Ambiguous:
+            if probe and i == 0:
+                return _NO_MATCH
+            return '%% Ambiguous command:  "%s"\n' % " ".join(words[: i + 1])
+        if node[1] is None:
+            return "% Incomplete command.\n\n"
+        args = Args(words[i:], cols[i:], line)
+        try:
+            return node[1](self, args)
+        except Invalid as e:
+            if e.i is None or e.i >= len(args):
+                col = len(line.rstrip())
+            else:
+                col = args.cols[e.i]
+            return self._marker(col, e.msg)
+        except Incomplete:
+            return "% Incomplete command.\n\n"
+
+    def _marker(self, col, msg=None):
+        pad = " " * (len(self.prompt()) + col)
+        out = pad + "^\n% Invalid input detected at '^' marker.\n"
+        if msg:
+            out += "%% %s\n" % msg
+        return out + "\n"
+
+
+_NO_MATCH = object()
+
+# --- exec and configuration basics --------------------------------------------
+
+
+@command(EXEC, "configure terminal")
+def _configure(s, args):
+    args.only(0)
+    s.enter(CONFIG)
+    return "Enter configuration commands, one per line.  End with CNTL/Z.\n"
+
+
+@command(EXEC, "configure")
+def _configure_bare(s, args):
+    # IOS asks "Configure from terminal, memory, or network [terminal]?": terminal.
+    args.only(0)
+    return _configure(s, args)
+
+
+@command(CONFIG, "end")
+def _end(s, args):
+    args.only(0)
+    s.end()
+    return ""
+
+
+@command(CONFIG, "exit")
+def _exit(s, args):
+    args.only(0)
+    parent = _submode_parent.get(s.mode)
+    if parent:
+        s.mode = parent
+        s.context = None
+    else:
+        s.end()
+    return ""
+
+
+@command(EXEC, "exit")
+def _exit_exec(s, args):
+    args.only(0)
+    s.exit_requested = "exit"
+    return ""
+
+
+@command(CONFIG, "hostname")
+def _hostname(s, args):
+    args.need(1)
+    args.only(1)
+    name = args[0]
+    if not _valid_hostname(name):
+        raise Invalid(0, "Hostname contains one or more illegal characters.")
+    s.router.hostname = name
+    s.router.modified = True
+    return ""
+
+
+@command(CONFIG, "no hostname")
+def _no_hostname(s, args):
+    s.router.hostname = "Router"
+    s.router.modified = True
+    return ""
+
+
+def _valid_hostname(name):
+    if len(name) > 63 or not name[0].isalpha() or name[-1] == "-":
+        return False
+    for ch in name:
+        if not (ch.isalpha() or ch.isdigit() or ch == "-"):
+            return False
+    return True
+
+
+@command(CONFIG, "ip domain-name")
+def _domain(s, args):
+    args.need(1)
+    args.only(1)
+    name = args[0]
+    for label in name.split("."):
+        if not label or not _valid_hostname(label if label[0].isalpha() else "x" + label):
+            raise Invalid(0)
+    s.router.domain = name
+    s.router.modified = True
+    return ""
+
+
+@command(CONFIG, "no ip domain-name")
+def _no_domain(s, args):
+    s.router.domain = None
+    s.router.modified = True
+    return ""
+
+
+@command(EXEC, "show running-config")
+def _show_run(s, args):
+    args.only(0)
+    text = s.router.render()
+    return "Building configuration...\n\nCurrent configuration : %d bytes\n%s" % (len(text), text)
+
+
+@command(EXEC, "show startup-config")
+def _show_start(s, args):
+    args.only(0)
+    from upki.errors import NVRAMError
+
+    r = s.router
+    try:
+        text = r.startup_text()
+    except NVRAMError as e:
+        return "%%Error: %s\n" % e
+    if text is None:
+        return "startup-config is not present\n"
+    total, _free = r.nvram.statvfs()
+    return "Using %d out of %d bytes\n%s" % (len(text), total, text)
+
+
+def _write_memory(s, args):
+    args.only(0)
+    from upki.errors import NVRAMError
+
+    try:
+        s.router.save()
+    except NVRAMError as e:
+        return "Building configuration...\n%%Error: %s\n" % e
+    return "Building configuration...\n[OK]\n"
+
+
+command(EXEC, "write memory")(_write_memory)
+command(EXEC, "copy running-config startup-config")(_write_memory)
+
+
+@command(EXEC, "write")
+def _write_bare(s, args):
+    if args:
+        raise Invalid(0)
+    return _write_memory(s, args)
+
+
+@command(EXEC, "show flash")
+def _show_flash(s, args):
+    args.only(0)
+    r = s.router
+    nv = r.nvram
+    total, free = nv.statvfs()
+    lines = ["Flash filesystem (littlefs2) at %s:" % r.board.flash_root, "File  Length   Name/status"]
+    used = 0
+    for i, name in enumerate(nv.names()):
+        try:
+            import os
+
+            size = os.stat(nv.path(name))[6]
+        except Exception:
+            size = 0
+        used += size
+        lines.append("%4d  %-8d %s" % (i + 1, size, name))
+    if used == 0:
+        lines.append("  (no files)")
+    lines.append("[%d bytes used, %d available, %d total]" % (total - free, free, total))
+    lines.append("%dK bytes of flash (Read/Write)" % (total // 1024))
+    stats = getattr(r.board, "flash_stats", None)
+    wear = "NVRAM writes since boot: %d records, %d bytes" % (nv.records_written, nv.bytes_written)
+    if stats:
+        w, e, b = stats()
+        wear += "; flash: %d program ops (%d bytes), %d block erases" % (w, b, e)
+    lines.append(wear)
+    return "\n".join(lines) + "\n"
+
+
+@command(EXEC, "show version")
+def _show_version(s, args):
+    args.only(0)
+    r = s.router
+    b = r.board
+    up = int(b.rtc_time() - _boot_time[0]) if _boot_time[0] is not None else 0
+    total, _free = r.nvram.statvfs()
+    return (
+        "upki PKI client, Version %s\n"
+        "Running on MicroPython %s, %s board\n\n"
+        "%s uptime is %s\n"
+        "Board ID %s\n"
+        "%dK bytes of flash (littlefs2)\n"
+        % (
+            upki.__version__,
+            ".".join(str(x) for x in sys.implementation.version[:3]),
+            b.name,
+            r.hostname,
+            _uptime(up),
+            _hexid(b.unique_id()),
+            total // 1024,
+        )
+    )
+
+
+_boot_time = [None]
+
+
+def _uptime(sec):
+    d, sec = divmod(sec, 86400)
+    h, sec = divmod(sec, 3600)
+    m, sec = divmod(sec, 60)
+    parts = []
+    if d:
+        parts.append("%d day%s" % (d, "s" if d != 1 else ""))
+    if h:
+        parts.append("%d hour%s" % (h, "s" if h != 1 else ""))
+    parts.append("%d minute%s" % (m, "s" if m != 1 else ""))
+    return ", ".join(parts)
+
+
+def _hexid(b):
+    return "".join("%02X" % x for x in b)
+
+
+@command(EXEC, "show clock")
+def _show_clock(s, args):
+    detail = False
+    if args:
+        if not "detail".startswith(args[0].lower()):
+            raise Invalid(0)
+        args.only(1)
+        detail = True
+    return s.router.clock.show(detail) + "\n"
+
+
+@command(EXEC, "clock set")
+def _clock_set(s, args):
+    # clock set HH:MM:SS DD Mon YYYY  (IOS also takes Mon DD)
+    from upki.clock import mktime_utc, month_number
+
+    args.need(4)
+    args.only(4)
+    try:
+        hh, mm, ss = [int(x) for x in args[0].split(":")]
+    except ValueError:
+        raise Invalid(0)
+    if not (0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
+        raise Invalid(0)
+    a, b = args[1], args[2]
+    if a.isdigit():
+        day, month, mi = int(a), month_number(b), 2
+    else:
+        month, day, mi = month_number(a), integer(args, 2, 1, 31), 1
+    if not month:
+        raise Invalid(mi)
+    if not 1 <= day <= 31:
+        raise Invalid(1)
+    year = integer(args, 3, 1993, 2099)
+    s.router.clock.set(mktime_utc(year, month, day, hh, mm, ss), "user configuration")
+    return ""
+
+
+@command(EXEC, "reload")
+def _reload(s, args):
+    args.only(0)
+    if s.router.modified:
+        ans = s.ask("System configuration has been modified. Save? [yes/no]: ", "no").strip().lower()
+        if ans and "yes".startswith(ans):
+            out = _write_memory(s, Args([], [], ""))
+            if "[OK]" not in out:
+                return out + "% Reload aborted: the configuration was not saved\n"
+            if s.emit:
+                s.emit(out)
+        elif not (ans and "no".startswith(ans)):
+            return "% Please answer 'yes' or 'no'.\n"
+    ans = s.ask("Proceed with reload? [confirm]", "").strip().lower()
+    if ans and not "yes".startswith(ans) and ans != "y":
+        return ""
+    s.exit_requested = "reload"
+    return "\n%SYS-5-RELOAD: Reload requested by console.\n"
+
+
+# --- boot and console ----------------------------------------------------------
+
+
+def boot(board, out=None):
+    """Mount NVRAM state, replay startup-config; return (router, session, boot messages)."""
+    from upki.config import Router
+    from upki.errors import NVRAMError
+
+    router = Router(board)
+    _boot_time[0] = board.rtc_time()
+    msgs = []
+    for name in router.nvram.recover():
+        msgs.append("%%NVRAM-4-RECOVERED: removed %s, an unfinished write from before a power loss" % name)
+    session = Session(router)
+    try:
+        text = router.startup_text()
+    except NVRAMError as e:
+        text = None
+        keep = "startup-config.corrupt"
+        try:
+            import os
+
+            os.rename(router.nvram.path("startup-config"), router.nvram.path(keep))
+            where = "kept as %s" % keep
+        except OSError:
+            where = "left in place"
+        msgs.append("%%NVRAM-3-BADCONFIG: %s; booting with the default configuration (%s)" % (e, where))
+    if text is not None:
+        session.enter(CONFIG)
+        for n, line in enumerate(text.split("\n")):
+            if line.strip() == "end":
+                break
+            res = session.execute(line)
+            if res.strip():
+                msgs.append("%%PARSER-4-BADCFG: startup-config line %d '%s': %s" % (n + 1, line.strip(), res.strip().split("\n")[-1]))
+        session.end()
+        router.modified = False
+    return router, session, msgs
+
+
+def console(board, interactive=True, stream=None):
+    """The console loop. Returns "reload" or "exit" (end of input or `exit`)."""
+    stream = stream or sys.stdin
+    write = sys.stdout.write
+
+    def read_line(prompt):
+        if interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                return None
+        write(prompt)
+        line = stream.readline()
+        if not line:
+            write("\n")
+            return None
+        line = line.rstrip("\r\n")
+        write(line + "\n")  # a scripted session prints like a console transcript
+        return line
+
+    write("\n" + banner(board))
+    router, session, msgs = boot(board)
+    for m in msgs:
+        write(m + "\n")
+    if not router.clock.trusted:
+        write(
+            "%%CLOCK-4-NOT_AUTHORITATIVE: System clock is not authoritative (%s); "
+            "certificates will not be validated until it is set by NTP or `clock set`\n"
+            % router.clock.show()[1:]
+        )
+    write("\nPress RETURN to get started!\n\n")
+
+    def ask(prompt, default=""):
+        ans = read_line(prompt)
+        return default if ans is None else ans
+
+    session.ask = ask
+    session.emit = write
+    while True:
+        line = read_line(session.prompt())
+        if line is None:
+            return "exit"
+        out = session.execute(line)
+        if out:
+            write(out)
+        if session.exit_requested:
+            return session.exit_requested
+
+
+def banner(board):
+    from upki.nvram import NVRAM
+
+    nv = NVRAM(board.flash_root)
+    total, free = nv.statvfs()
+    return "upki %s (%s board) on MicroPython %s\nBoard ID %s, %dK bytes of flash (littlefs2), %dK free\n" % (
+        upki.__version__,
+        board.name,
+        ".".join(str(x) for x in sys.implementation.version[:3]),
+        _hexid(board.unique_id()),
+        total // 1024,
+        free // 1024,
+    )
+
+
+# The module-level entry point: one default session per board.
+_default = [None]
+
+
+def execute(line, board=None):
+    """upki.cli.execute(line) -> str: run one command on the default session."""
+    if _default[0] is None:
+        if board is None:
+            raise PKIError("no board booted: call upki.cli.boot(board) first")
+        _default[0] = boot(board)[1]
+    return _default[0].execute(line)
