@@ -5,14 +5,7 @@
 # parts joined once.  Only what X.509, PKCS#1/#8/#10, CMS and CRLs use.
 from micropython import const
 
-try:
-    from upki.errors import DERError
-except TypeError:
-    # errors.py's DERError(PKIError, ValueError) cannot be built on the
-    # MicroPython Unix port ("multiple bases have instance lay-out conflict");
-    # until it can, DERError is a plain ValueError defined here.
-    class DERError(ValueError):
-        pass
+from upki.errors import DERError
 
 # Universal tags (public: the object modules name their fields with them).
 BOOLEAN = const(0x01)

@@ -2,7 +2,7 @@
 # upki.der on the Unix port: TLV reading, decoders, writer round-trips, and
 # the rejections DER demands (X.690 section 10).
 from upki import der
-from upki.der import DERError
+from upki.errors import DERError
 from devtest import raises
 
 
