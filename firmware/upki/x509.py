@@ -1,0 +1,777 @@
+# SPDX-License-Identifier: MIT
+# X.509 certificates (RFC 5280) read lazily: a Certificate keeps its DER (a
+# memoryview, no copy) and the offsets of the TBSCertificate fields, and
+# decodes a field when it is asked for.  Names are lists of RDNs, each a list
+# of (dotted OID, str); IOS prints them most specific first.
+from micropython import const
+
+from upki import der, oid
+from upki.errors import DERError, PKIError
+
+_TAG_V = const(0xA0)  # [0] EXPLICIT version
+_TAG_ISSUER_UID = const(0x81)
+_TAG_SUBJECT_UID = const(0x82)
+_TAG_EXTENSIONS = const(0xA3)
+
+# RFC 5280 4.2.1.3, bit 0 first
+KEY_USAGE_NAMES = (
+    "digitalSignature",
+    "nonRepudiation",
+    "keyEncipherment",
+    "dataEncipherment",
+    "keyAgreement",
+    "keyCertSign",
+    "cRLSign",
+    "encipherOnly",
+    "decipherOnly",
+)
+
+# Extensions this module (or the path validation on top of it) processes;
+# a critical extension outside this list makes the certificate unusable.
+_UNDERSTOOD = (
+    "2.5.29.19",  # basicConstraints
+    "2.5.29.15",  # keyUsage
+    "2.5.29.37",  # extKeyUsage
+    "2.5.29.17",  # subjectAltName
+    "2.5.29.18",  # issuerAltName (informational)
+    "2.5.29.31",  # cRLDistributionPoints
+    "2.5.29.35",  # authorityKeyIdentifier
+    "2.5.29.14",  # subjectKeyIdentifier
+    "2.5.29.32",  # certificatePolicies: any policy is acceptable (no policy config)
+    "1.3.6.1.5.5.7.1.1",  # authorityInfoAccess
+)
+
+# ---------------------------------------------------------------- PEM
+
+
+def pem_to_der(text, label="CERTIFICATE"):
+    """The DER inside the first PEM block with label (str or bytes input)."""
+    from binascii import a2b_base64
+
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        text = str(bytes(text), "ascii")
+    begin = "-----BEGIN %s-----" % label
+    end = "-----END %s-----" % label
+    i = text.find(begin)
+    j = text.find(end, i + 1)
+    if i < 0 or j < 0:
+        raise ValueError("no PEM %s block" % label)
+    body = "".join(text[i + len(begin) : j].split())
+    try:
+        return a2b_base64(body)
+    except Exception:
+        raise ValueError("bad base64 in PEM %s block" % label)
+
+
+def der_to_pem(data, label="CERTIFICATE"):
+    from binascii import b2a_base64
+
+    out = ["-----BEGIN %s-----\n" % label]
+    data = memoryview(data)
+    for i in range(0, len(data), 48):
+        out.append(str(b2a_base64(data[i : i + 48]), "ascii").strip() + "\n")
+    out.append("-----END %s-----\n" % label)
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- names
+
+
+def _attr_value(buf, tag, tlv_start, s, e):
+    if tag in (
+        der.UTF8_STRING,
+        der.PRINTABLE_STRING,
+        der.IA5_STRING,
+        der.BMP_STRING,
+        der.TELETEX_STRING,
+        der.VISIBLE_STRING,
+        der.NUMERIC_STRING,
+        der.UNIVERSAL_STRING,
+    ):
+        return der.decode_string(tag, buf, s, e)
+    # not a string: RFC 4514 says show the DER in hex
+    return "#" + _hex(buf[tlv_start:e], "")
+
+
+def parse_name(buf, start, end):
+    """A Name's content (the SEQUENCE OF RDN) as a list of RDNs in DER order,
+    each a list of (dotted OID, value str)."""
+    rdns = []
+    for t, s, e in der.children(buf, start, end):
+        if t != der.SET:
+            raise DERError("expected RDN SET at offset %d, found %s" % (s, der.tag_name(t)))
+        rdn = []
+        for t2, s2, e2 in der.children(buf, s, e):
+            if t2 != der.SEQUENCE:
+                raise DERError("expected AttributeTypeAndValue at offset %d" % s2)
+            ts, te = der.expect(buf, s2, e2, der.OID)
+            vt, vs, ve = der.read_tlv(buf, te, e2)
+            if ve != e2:
+                raise DERError("trailing data in AttributeTypeAndValue at offset %d" % ve)
+            rdn.append((der.decode_oid(buf, ts, te), _attr_value(buf, vt, te, vs, ve)))
+        if not rdn:
+            raise DERError("empty RDN at offset %d" % s)
+        rdns.append(rdn)
+    return rdns
+
+
+def format_name(rdns, sep=", "):
+    """IOS form: most specific first, `CN = r1, O = cisco, C = US`; the values of
+    a multi-valued RDN joined with ` + `."""
+    out = []
+    for i in range(len(rdns) - 1, -1, -1):
+        out.append(" + ".join([oid.name(a) + " = " + v for a, v in rdns[i]]))
+    return sep.join(out)
+
+
+def parse_dn(text):
+    """An X.500 string as IOS takes it (`CN=r1, OU=lab, O=cisco, C=US`, most
+    specific first; `+` joins the parts of one RDN; `\\,` escapes) into RDNs in
+    DER order."""
+    parts = []
+    cur = []
+    rdn = []
+    i = 0
+    n = len(text)
+    while i <= n:
+        c = text[i] if i < n else ","
+        if c == "\\" and i + 1 < n:
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if c in ",+":
+            item = "".join(cur).strip()
+            cur = []
+            if item:
+                k = item.find("=")
+                if k <= 0:
+                    raise ValueError("expected ATTR=VALUE, found %r" % item)
+                rdn.append((oid.dotted(item[:k].strip()), item[k + 1 :].strip()))
+            if c == "," and rdn:
+                parts.append(rdn)
+                rdn = []
+        else:
+            cur.append(c)
+        i += 1
+    parts.reverse()
+    return parts
+
+
+_IA5_ATTRS = ("1.2.840.113549.1.9.1", "0.9.2342.19200300.100.1.25", "1.2.840.113549.1.9.2")
+_PRINTABLE_ONLY = ("2.5.4.6", "2.5.4.5", "2.5.4.46")
+_PRINTABLE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
+
+
+def _printable(s):
+    for c in s:
+        if c not in _PRINTABLE_CHARS:
+            return False
+    return True
+
+
+def encode_name(rdns):
+    """DER Name from RDNs in DER order; each attribute is (oid, value) or
+    (oid, value, string tag).  Without a tag: IA5String for E, DC and
+    unstructuredName, PrintableString when the value allows, else UTF8String."""
+    out = []
+    for rdn in rdns:
+        atvs = []
+        for atv in rdn:
+            a = oid.dotted(atv[0])
+            v = atv[1]
+            if len(atv) > 2:
+                tag = atv[2]
+            elif a in _IA5_ATTRS:
+                tag = der.IA5_STRING
+            elif a in _PRINTABLE_ONLY or _printable(v):
+                tag = der.PRINTABLE_STRING
+            else:
+                tag = der.UTF8_STRING
+            atvs.append(der.encode_sequence(der.encode_oid(a), der.encode_string(tag, v)))
+        out.append(der.encode_set(*atvs))
+    return der.encode_tlv(der.SEQUENCE, out)
+
+
+class Name:
+    """A Name kept as its DER span; rdns and text decoded on demand."""
+
+    def __init__(self, buf, start, end):
+        # start/end span the whole TLV (tag included)
+        self._buf = buf
+        self._start = start
+        self._end = end
+
+    def der(self):
+        return bytes(self._buf[self._start : self._end])
+
+    def rdns(self):
+        t, s, e = der.read_tlv(self._buf, self._start, self._end)
+        return parse_name(self._buf, s, e)
+
+    def attributes(self):
+        """Flat list of (dotted OID, value) in DER order."""
+        return [a for rdn in self.rdns() for a in rdn]
+
+    def get(self, attr):
+        """Values of one attribute (name like 'CN' or dotted OID), DER order."""
+        a = oid.dotted(attr)
+        return [v for o, v in self.attributes() if o == a]
+
+    def __str__(self):
+        return format_name(self.rdns())
+
+    def __eq__(self, other):
+        # Exact DER equality; RFC 5280 7.1 comparison (case folding) lives in identity.
+        if not isinstance(other, Name):
+            return NotImplemented
+        return self._buf[self._start : self._end] == other._buf[other._start : other._end]
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(self.der())
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _hex(data, sep=" "):
+    from binascii import hexlify
+
+    return str(hexlify(bytes(data)), "ascii").upper()
+
+
+def fingerprint_text(digest):
+    """IOS layout: uppercase hex in groups of 8 separated by spaces."""
+    h = _hex(digest)
+    return " ".join([h[i : i + 8] for i in range(0, len(h), 8)])
+
+
+def format_ip(data):
+    """An iPAddress GeneralName: dotted IPv4, RFC 5952 IPv6, or hex otherwise."""
+    n = len(data)
+    if n == 4:
+        return "%d.%d.%d.%d" % (data[0], data[1], data[2], data[3])
+    if n != 16:
+        return _hex(data, "")
+    groups = [(data[i] << 8) | data[i + 1] for i in range(0, 16, 2)]
+    best = -1
+    best_len = 1  # RFC 5952: a single zero group is not compressed
+    i = 0
+    while i < 8:
+        if groups[i] == 0:
+            j = i
+            while j < 8 and groups[j] == 0:
+                j += 1
+            if j - i > best_len:
+                best, best_len = i, j - i
+            i = j
+        else:
+            i += 1
+    hx = ["%x" % g for g in groups]
+    if best < 0:
+        return ":".join(hx)
+    return ":".join(hx[:best]) + "::" + ":".join(hx[best + best_len :])
+
+
+def parse_ip(text):
+    """Bytes of an IPv4 or IPv6 address in text form (for SAN iPAddress)."""
+    if ":" not in text:
+        parts = text.split(".")
+        if len(parts) != 4:
+            raise ValueError("bad IPv4 address %s" % text)
+        b = bytes([int(p) for p in parts])  # ValueError past 255
+        return b
+    if text.count("::") > 1:
+        raise ValueError("bad IPv6 address %s" % text)
+    if "::" in text:
+        head, tail = text.split("::")
+        h = [x for x in head.split(":") if x]
+        t = [x for x in tail.split(":") if x]
+        groups = h + ["0"] * (8 - len(h) - len(t)) + t
+    else:
+        groups = text.split(":")
+    if len(groups) != 8:
+        raise ValueError("bad IPv6 address %s" % text)
+    out = bytearray(16)
+    for i in range(8):
+        v = int(groups[i], 16)
+        if not 0 <= v <= 0xFFFF or len(groups[i]) > 4:
+            raise ValueError("bad IPv6 address %s" % text)
+        out[2 * i] = v >> 8
+        out[2 * i + 1] = v & 0xFF
+    return bytes(out)
+
+
+_GN_TYPES = {0x81: "email", 0x82: "DNS", 0x86: "URI", 0x87: "IP", 0xA4: "dirName", 0x88: "RID"}
+
+
+def parse_general_names(buf, start, end):
+    """GeneralNames content as a list of (type, value): ('DNS', str), ('IP', str),
+    ('email', str), ('URI', str), ('dirName', str in IOS form), ('RID', dotted),
+    ('other', hex of the whole element) for the rest."""
+    out = []
+    pos = start
+    while pos < end:
+        t, s, e = der.read_tlv(buf, pos, end)
+        kind = _GN_TYPES.get(t)
+        if kind in ("email", "DNS", "URI"):
+            value = der.decode_string(der.IA5_STRING, buf, s, e)
+        elif kind == "IP":
+            value = format_ip(buf[s:e])
+        elif kind == "dirName":
+            ns, ne = der.expect(buf, s, e, der.SEQUENCE)
+            value = format_name(parse_name(buf, ns, ne))
+        elif kind == "RID":
+            value = der.decode_oid(buf, s, e)
+        else:
+            kind = "other"
+            value = _hex(buf[pos:e], "")
+        out.append((kind, value))
+        pos = e
+    return out
+
+
+def encode_general_names(names):
+    """GeneralNames from (type, value) pairs of DNS, IP, email and URI."""
+    out = []
+    for kind, value in names:
+        if kind == "DNS":
+            out.append(der.encode_tlv(0x82, value.encode()))
+        elif kind == "IP":
+            out.append(der.encode_tlv(0x87, parse_ip(value)))
+        elif kind == "email":
+            out.append(der.encode_tlv(0x81, value.encode()))
+        elif kind == "URI":
+            out.append(der.encode_tlv(0x86, value.encode()))
+        else:
+            raise ValueError("unsupported GeneralName type %s" % kind)
+    return der.encode_tlv(der.SEQUENCE, out)
+
+
+def parse_algorithm(buf, start, end):
+    """AlgorithmIdentifier TLV at start: (dotted OID, (params_start, params_end) or None, tlv_end)."""
+    s, e = der.expect(buf, start, end, der.SEQUENCE)
+    os_, oe = der.expect(buf, s, e, der.OID)
+    params = None
+    if oe < e:
+        t, ps, pe = der.read_tlv(buf, oe, e)
+        if pe != e:
+            raise DERError("trailing data in AlgorithmIdentifier at offset %d" % pe)
+        params = (oe, pe)
+    return der.decode_oid(buf, os_, oe), params, e
+
+
+def parse_rsa_public_key_info(buf, start, end):
+    """SubjectPublicKeyInfo TLV at start -> (algorithm OID, n, e); n and e are
+    None for a key that is not RSA."""
+    s, e_ = der.expect(buf, start, end, der.SEQUENCE)
+    alg, params, pos = parse_algorithm(buf, s, e_)
+    bs, be = der.expect(buf, pos, e_, der.BIT_STRING)
+    if be != e_:
+        raise DERError("trailing data in SubjectPublicKeyInfo at offset %d" % be)
+    if alg != oid.RSA_ENCRYPTION:
+        return alg, None, None
+    key = der.decode_bit_string_bytes(buf, bs, be)
+    ks, ke = der.expect(key, 0, len(key), der.SEQUENCE)
+    if ke != len(key):
+        raise DERError("trailing data after RSAPublicKey")
+    ns, ne = der.expect(key, ks, ke, der.INTEGER)
+    xs, xe = der.expect(key, ne, ke, der.INTEGER)
+    if xe != ke:
+        raise DERError("trailing data in RSAPublicKey")
+    n = der.decode_int(key, ns, ne)
+    x = der.decode_int(key, xs, xe)
+    if n <= 0 or x <= 0:
+        raise DERError("RSA public key with a non-positive modulus or exponent")
+    return alg, n, x
+
+
+def _bits(n):
+    h = "%x" % n
+    top = int(h[0], 16)
+    return 4 * (len(h) - 1) + (4 if top >= 8 else 3 if top >= 4 else 2 if top >= 2 else 1)
+
+
+def check_signature(sig_alg, message, signature, public_key):
+    """Check an RSA PKCS#1 v1.5 signature; return None when it is good, else the
+    reason as a string.  public_key: an upki.rsa public key, an (n, e) pair, or
+    a Certificate whose key is used.  Never raises for a bad signature."""
+    hash_name = oid.rsa_signature_hash(sig_alg)
+    if hash_name is None:
+        return "unsupported signature algorithm %s" % oid.name(sig_alg)
+    if isinstance(public_key, Certificate):
+        try:
+            n, e = public_key.rsa_public_numbers()
+        except (ValueError, PKIError) as ex:
+            return "issuer key unusable: %s" % ex
+        if n is None:
+            return "unsupported issuer key algorithm %s" % oid.name(public_key.public_key_algorithm)
+        public_key = (n, e)
+    from upki import rsa
+
+    if isinstance(public_key, tuple):
+        public_key = rsa.PublicKey(public_key[0], public_key[1])
+    try:
+        ok = public_key.verify(message, bytes(signature), hash_name)
+    except (ValueError, PKIError) as ex:
+        return "bad signature: %s" % ex
+    return None if ok else "signature does not match the %s key" % hash_name
+
+
+# ---------------------------------------------------------------- certificates
+
+
+class Certificate:
+    """One certificate from its DER (bytes, bytearray or memoryview; kept, not copied)."""
+
+    def __init__(self, data):
+        buf = memoryview(data) if not isinstance(data, memoryview) else data
+        self.der = buf
+        t, s, e = der.read_single(buf, der.SEQUENCE)
+        der.check(buf, s, e)
+        # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+        ts, te = der.expect(buf, s, e, der.SEQUENCE)
+        self._tbs = (s, te)
+        self._tbs_content = (ts, te)
+        sig_alg, params, pos = parse_algorithm(buf, te, e)
+        self.signature_algorithm = sig_alg
+        self._sig_alg_span = (te, pos)
+        bs, be = der.expect(buf, pos, e, der.BIT_STRING)
+        if be != e:
+            raise DERError("trailing data in Certificate at offset %d" % be)
+        self._sig = (bs, be)
+        der.decode_bit_string_bytes(buf, bs, be)
+        # TBSCertificate fields: remember where each starts
+        pos = ts
+        t, fs, fe = der.read_tlv(buf, pos, te)
+        self.version = 1
+        if t == _TAG_V:
+            vs, ve = der.expect(buf, fs, fe, der.INTEGER)
+            if ve != fe:
+                raise DERError("trailing data in version at offset %d" % ve)
+            v = der.decode_int(buf, vs, ve)
+            if v not in (0, 1, 2):
+                raise DERError("unknown certificate version %d" % (v + 1))
+            self.version = v + 1
+            pos = fe
+        self._serial = der.expect(buf, pos, te, der.INTEGER)
+        pos = self._serial[1]
+        inner_alg, params, pos = parse_algorithm(buf, pos, te)
+        self._inner_sig_alg = inner_alg
+        t, s2, e2 = der.read_tlv(buf, pos, te)
+        if t != der.SEQUENCE:
+            raise DERError("expected issuer Name at offset %d" % pos)
+        self._issuer = (pos, e2)
+        pos = e2
+        self._validity = der.expect(buf, pos, te, der.SEQUENCE)
+        pos = self._validity[1]
+        t, s2, e2 = der.read_tlv(buf, pos, te)
+        if t != der.SEQUENCE:
+            raise DERError("expected subject Name at offset %d" % pos)
+        self._subject = (pos, e2)
+        pos = e2
+        t, s2, e2 = der.read_tlv(buf, pos, te)
+        if t != der.SEQUENCE:
+            raise DERError("expected SubjectPublicKeyInfo at offset %d" % pos)
+        self._spki = (pos, e2)
+        pos = e2
+        self._extensions = None
+        while pos < te:
+            t, s2, e2 = der.read_tlv(buf, pos, te)
+            if t in (_TAG_ISSUER_UID, _TAG_SUBJECT_UID) and self._extensions is None:
+                pass
+            elif t == _TAG_EXTENSIONS and self._extensions is None:
+                if self.version != 3:
+                    raise DERError("extensions in a version %d certificate" % self.version)
+                self._extensions = der.expect(buf, s2, e2, der.SEQUENCE)
+                if self._extensions[1] != e2:
+                    raise DERError("trailing data after extensions at offset %d" % self._extensions[1])
+            else:
+                raise DERError("unexpected %s in TBSCertificate at offset %d" % (der.tag_name(t), pos))
+            pos = e2
+        self._ext_cache = None
+
+    # -- plain fields
+
+    @property
+    def tbs_bytes(self):
+        """The DER of tbsCertificate (the signed bytes), a memoryview."""
+        return self.der[self._tbs[0] : self._tbs[1]]
+
+    @property
+    def serial(self):
+        return der.decode_int(self.der, self._serial[0], self._serial[1])
+
+    @property
+    def serial_hex(self):
+        """The serial as IOS shows it: uppercase hex of the DER content octets."""
+        return _hex(self.der[self._serial[0] : self._serial[1]], "")
+
+    @property
+    def signature_algorithm_name(self):
+        return oid.name(self.signature_algorithm)
+
+    @property
+    def signature(self):
+        return der.decode_bit_string_bytes(self.der, self._sig[0], self._sig[1])
+
+    @property
+    def issuer(self):
+        return Name(self.der, self._issuer[0], self._issuer[1])
+
+    @property
+    def subject(self):
+        return Name(self.der, self._subject[0], self._subject[1])
+
+    def _time(self, index):
+        s, e = self._validity
+        pos = s
+        for _ in range(index + 1):
+            t, ts, te = der.read_tlv(self.der, pos, e)
+            pos = te
+        if index == 1 and pos != e:
+            raise DERError("trailing data in Validity at offset %d" % pos)
+        return der.decode_time(t, self.der, ts, te)
+
+    @property
+    def not_before(self):
+        return self._time(0)
+
+    @property
+    def not_after(self):
+        return self._time(1)
+
+    def valid_at(self, when):
+        return self.not_before <= when <= self.not_after
+
+    @property
+    def public_key_info(self):
+        """SubjectPublicKeyInfo DER (memoryview)."""
+        return self.der[self._spki[0] : self._spki[1]]
+
+    @property
+    def public_key_algorithm(self):
+        return parse_algorithm(self.der, self._spki[0], self._spki[1])[0]
+
+    def rsa_public_numbers(self):
+        """(n, e) of an RSA key; (None, None) for other key types."""
+        alg, n, e = parse_rsa_public_key_info(self.der, self._spki[0], self._spki[1])
+        return n, e
+
+    @property
+    def modulus(self):
+        return self.rsa_public_numbers()[0]
+
+    @property
+    def exponent(self):
+        return self.rsa_public_numbers()[1]
+
+    @property
+    def key_bits(self):
+        n = self.modulus
+        return _bits(n) if n else None
+
+    def public_key(self):
+        """The key as an upki.rsa public key."""
+        from upki import rsa
+
+        n, e = self.rsa_public_numbers()
+        if n is None:
+            raise ValueError("not an RSA key: %s" % oid.name(self.public_key_algorithm))
+        return rsa.PublicKey(n, e)
+
+    def fingerprint(self, hash_name="sha1"):
+        """Fingerprint as IOS prints it: `2DCEC066 FCABB674 BF81BFAF 76CD10FA`."""
+        import hashlib
+
+        if hash_name not in ("md5", "sha1", "sha256"):
+            raise ValueError("unsupported fingerprint hash %s" % hash_name)
+        h = getattr(hashlib, hash_name)()
+        h.update(self.der)
+        return fingerprint_text(h.digest())
+
+    @property
+    def is_self_issued(self):
+        return self.issuer == self.subject
+
+    # -- extensions
+
+    def extensions(self):
+        """List of (dotted OID, critical, (value_start, value_end)) where the
+        span is the content of extnValue; duplicates are a DERError."""
+        if self._ext_cache is not None:
+            return self._ext_cache
+        out = []
+        if self._extensions is not None:
+            buf = self.der
+            seen = []
+            for t, s, e in der.children(buf, self._extensions[0], self._extensions[1]):
+                if t != der.SEQUENCE:
+                    raise DERError("expected Extension at offset %d" % s)
+                os_, oe = der.expect(buf, s, e, der.OID)
+                ext_oid = der.decode_oid(buf, os_, oe)
+                t2, s2, e2 = der.read_tlv(buf, oe, e)
+                critical = False
+                if t2 == der.BOOLEAN:
+                    critical = der.decode_bool(buf, s2, e2)
+                    t2, s2, e2 = der.read_tlv(buf, e2, e)
+                if t2 != der.OCTET_STRING or e2 != e:
+                    raise DERError("bad extnValue of %s at offset %d" % (ext_oid, s2))
+                if ext_oid in seen:
+                    raise DERError("extension %s appears twice" % oid.name(ext_oid))
+                seen.append(ext_oid)
+                out.append((ext_oid, critical, (s2, e2)))
+        self._ext_cache = out
+        return out
+
+    def extension(self, ext):
+        """(critical, value_start, value_end) of one extension (name or OID), or None."""
+        ext = oid.dotted(ext)
+        for o, c, span in self.extensions():
+            if o == ext:
+                return c, span[0], span[1]
+        return None
+
+    def _ext_value(self, ext, tag):
+        x = self.extension(ext)
+        if x is None:
+            return None
+        t, s, e = der.read_tlv(self.der, x[1], x[2])
+        if t != tag or e != x[2]:
+            raise DERError("bad %s extension value at offset %d" % (ext, x[1]))
+        return s, e
+
+    @property
+    def unknown_critical_extensions(self):
+        return [o for o, c, span in self.extensions() if c and o not in _UNDERSTOOD]
+
+    @property
+    def basic_constraints(self):
+        """(ca, path_len) or None when absent; path_len None when unlimited."""
+        v = self._ext_value("2.5.29.19", der.SEQUENCE)
+        if v is None:
+            return None
+        buf = self.der
+        ca = False
+        path_len = None
+        pos = v[0]
+        if pos < v[1]:
+            t, s, e = der.read_tlv(buf, pos, v[1])
+            if t == der.BOOLEAN:
+                ca = der.decode_bool(buf, s, e)
+                pos = e
+        if pos < v[1]:
+            s, e = der.expect(buf, pos, v[1], der.INTEGER)
+            path_len = der.decode_int(buf, s, e)
+            if path_len < 0:
+                raise DERError("negative pathLenConstraint")
+            pos = e
+        if pos != v[1]:
+            raise DERError("trailing data in basicConstraints at offset %d" % pos)
+        return ca, path_len
+
+    @property
+    def is_ca(self):
+        bc = self.basic_constraints
+        return bool(bc and bc[0])
+
+    @property
+    def key_usage(self):
+        """Set of RFC 5280 key usage names, or None when the extension is absent."""
+        v = self._ext_value("2.5.29.15", der.BIT_STRING)
+        if v is None:
+            return None
+        out = set()
+        for b in der.decode_named_bits(self.der, v[0], v[1]):
+            if b < len(KEY_USAGE_NAMES):
+                out.add(KEY_USAGE_NAMES[b])
+        return out
+
+    @property
+    def ext_key_usage(self):
+        """List of EKU OIDs (dotted) or None."""
+        v = self._ext_value("2.5.29.37", der.SEQUENCE)
+        if v is None:
+            return None
+        out = []
+        for t, s, e in der.children(self.der, v[0], v[1]):
+            if t != der.OID:
+                raise DERError("expected KeyPurposeId at offset %d" % s)
+            out.append(der.decode_oid(self.der, s, e))
+        return out
+
+    @property
+    def subject_alt_names(self):
+        """List of (type, value) or None; see parse_general_names."""
+        v = self._ext_value("2.5.29.17", der.SEQUENCE)
+        if v is None:
+            return None
+        return parse_general_names(self.der, v[0], v[1])
+
+    @property
+    def crl_distribution_points(self):
+        """URIs of the fullName of every distribution point, or None when absent."""
+        v = self._ext_value("2.5.29.31", der.SEQUENCE)
+        if v is None:
+            return None
+        buf = self.der
+        out = []
+        for t, s, e in der.children(buf, v[0], v[1]):
+            if t != der.SEQUENCE:
+                raise DERError("expected DistributionPoint at offset %d" % s)
+            for t2, s2, e2 in der.children(buf, s, e):
+                if t2 != 0xA0:  # distributionPoint [0]
+                    continue
+                t3, s3, e3 = der.read_tlv(buf, s2, e2)
+                if t3 == 0xA0:  # fullName [0] GeneralNames
+                    for kind, val in parse_general_names(buf, s3, e3):
+                        if kind == "URI":
+                            out.append(val)
+        return out
+
+    @property
+    def subject_key_identifier(self):
+        v = self._ext_value("2.5.29.14", der.OCTET_STRING)
+        return None if v is None else bytes(self.der[v[0] : v[1]])
+
+    @property
+    def authority_key_identifier(self):
+        """The keyIdentifier [0] of authorityKeyIdentifier, or None."""
+        v = self._ext_value("2.5.29.35", der.SEQUENCE)
+        if v is None:
+            return None
+        for t, s, e in der.children(self.der, v[0], v[1]):
+            if t == 0x80:
+                return bytes(self.der[s:e])
+        return None
+
+    # -- signature
+
+    def signature_error(self, issuer):
+        """None when this certificate's signature checks against issuer (a
+        Certificate, an upki.rsa public key or (n, e)); else the reason."""
+        if self._inner_sig_alg != self.signature_algorithm:
+            return "signature algorithm in tbsCertificate differs from the outer one"
+        return check_signature(self.signature_algorithm, self.tbs_bytes, self.signature, issuer)
+
+    def verify_signature(self, issuer):
+        """True when the signature checks against issuer (see signature_error)."""
+        return self.signature_error(issuer) is None
+
+    check_signed_by = signature_error
+
+    def __str__(self):
+        return "Certificate serial %s subject %s issuer %s" % (
+            self.serial_hex,
+            self.subject,
+            self.issuer,
+        )
+
+
+def load(data):
+    """A Certificate from DER or PEM bytes."""
+    if bytes(data[:5]) == b"-----" or b"-----BEGIN" in bytes(data[:64]):
+        data = pem_to_der(data)
+    return Certificate(data)
