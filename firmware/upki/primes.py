@@ -1,0 +1,187 @@
+# SPDX-License-Identifier: MIT
+# Probable primes for RSA key generation (FIPS 186-4 B.3.3 and C.3).
+#
+# Where the time goes: a 1024-bit Miller-Rabin round is one modular
+# exponentiation, ~20 ms on the Unix port and ~0.8 s on an ESP32, and most
+# candidates are composite.  So:
+#  - an incremental sieve: one random odd start, then a window of consecutive
+#    odd candidates; every odd prime below 2^16 strikes its multiples out of
+#    the window (one big-int remainder per small prime per window), leaving
+#    ~10 % of the odd numbers for Miller-Rabin instead of ~15 % with a sieve
+#    to 2000;
+#  - the window also strikes out candidates c = 1 (mod 65537), so that
+#    gcd(p - 1, e) = 1 comes for free;
+#  - the first Miller-Rabin round, base 2, which rejects nearly every
+#    survivor, is computed by squarings and doublings (no multiplications by
+#    the base): ~35 % cheaper than pow(2, d, n) here.  It is a filter only;
+#    the FIPS rounds with random bases come after it.
+# Memory: the small primes are kept as one byte per prime (half the gap to
+# the previous one), ~6.5 KB, built per key generation and dropped after.
+from micropython import const
+
+_SIEVE_LIMIT = const(65536)  # odd primes below this strike out candidates
+_WINDOW = const(2048)  # odd candidates per sieve window (span 4096)
+_E = const(65537)
+
+
+def bit_length(n):
+    """int.bit_length(), which MicroPython lacks."""
+    if n <= 0:
+        return 0
+    h = "%x" % n
+    return (len(h) - 1) * 4 + (0, 1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4)[int(h[0], 16)]
+
+
+def mr_rounds(nlen):
+    """Miller-Rabin rounds with random bases for each prime of an nlen-bit RSA
+    modulus: FIPS 186-4 table C.3 (p, q of 512 and 1024 bits: 5; 1536 bits: 4),
+    extended by FIPS 186-5 table B.1 (2048-bit primes: 4)."""
+    return 5 if nlen < 3072 else 4
+
+
+def small_prime_gaps(limit=_SIEVE_LIMIT):
+    """The odd primes 3 <= p < limit as a bytearray of half-gaps: p_0 = 3,
+    p_i = p_(i-1) + 2 * gaps[i].  Built with a segmented sieve of
+    Eratosthenes (segments of 1024 odd numbers) so it needs ~1 KB of work
+    space besides the result."""
+    # base primes up to sqrt(limit), by trial division (few and small)
+    base = []
+    p = 3
+    while p * p < limit:
+        if all(p % b for b in base if b * b <= p):
+            base.append(p)
+        p += 2
+    out = bytearray(limit // 8 + 16)  # more than pi(limit) for limit >= 64
+    count = 0
+    prev = 1  # so that the first gap, to 3, is 1
+    seg = 1024
+    mark = bytearray(seg)
+    lo = 3  # first odd number of the segment
+    while lo < limit:
+        for i in range(seg):
+            mark[i] = 0
+        hi = lo + 2 * seg  # exclusive
+        for b in base:
+            bb = b * b
+            if bb >= hi:
+                break
+            # first odd multiple of b that is >= max(lo, b*b)
+            start = bb if bb >= lo else ((lo + b - 1) // b) * b
+            if not start & 1:
+                start += b
+            i = (start - lo) >> 1
+            while i < seg:
+                mark[i] = 1
+                i += b
+        for i in range(seg):
+            if not mark[i]:
+                c = lo + 2 * i
+                if c >= limit:
+                    break
+                out[count] = (c - prev) >> 1
+                prev = c
+                count += 1
+        lo = hi
+    return memoryview(out)[:count]
+
+
+def _pow2_mod(exp, n):
+    # 2^exp mod n (exp >= 1), left to right: square, and double where the bit
+    # is set (a shift and a conditional subtraction, not a multiplication).
+    x = 2
+    for ch in bin(exp)[3:]:
+        x = x * x % n
+        if ch == "1":
+            x += x
+            if x >= n:
+                x -= n
+    return x
+
+
+def _mr_split(n):
+    d = n - 1
+    s = 0
+    while not d & 1:
+        d >>= 1
+        s += 1
+    return d, s
+
+
+def _mr_round(x, n, s):
+    # x = a^d mod n; a strong probable prime to base a iff x = +-1 or some x^(2^j) = -1
+    if x == 1 or x == n - 1:
+        return True
+    for _ in range(s - 1):
+        x = x * x % n
+        if x == n - 1:
+            return True
+        if x == 1:
+            return False
+    return False
+
+
+def is_probable_prime(n, rounds, randbytes, base2=True):
+    """Miller-Rabin: an optional base-2 round, then rounds with random bases in
+    [2, n-2] from randbytes."""
+    if n < 5 or not n & 1:
+        return n in (2, 3)
+    d, s = _mr_split(n)
+    if base2 and not _mr_round(_pow2_mod(d, n), n, s):
+        return False
+    nbytes = (bit_length(n) + 7) // 8 + 8  # 64 extra bits make the mod bias negligible
+    for _ in range(rounds):
+        a = 2 + int.from_bytes(randbytes(nbytes), "big") % (n - 3)
+        if not _mr_round(pow(a, d, n), n, s):
+            return False
+    return True
+
+
+class Cancelled(Exception):
+    # Raised when the cancel callback asks to stop; rsa re-raises it as its own error.
+    pass
+
+
+def random_prime(bits, randbytes, gaps, rounds, progress=None, cancel=None, dots_every=8):
+    """A random probable prime p of exactly `bits` bits with its top two bits
+    set (so p >= sqrt(2) * 2^(bits-1) and a product of two such has exactly
+    2*bits bits) and gcd(p - 1, 65537) = 1.
+
+    progress('.') is called every dots_every Miller-Rabin candidates;
+    cancel() returning true raises Cancelled."""
+    nbytes = (bits + 7) // 8
+    top = 1 << (bits - 1)
+    limit = top << 1
+    window = bytearray(_WINDOW)
+    tested = 0
+    while True:
+        # a fresh random start: top two bits set, odd
+        c0 = int.from_bytes(randbytes(nbytes), "big") & (limit - 1)
+        c0 |= top | (top >> 1) | 1
+        for i in range(_WINDOW):
+            window[i] = 0
+        # strike out multiples of the small primes (c0 + 2i = 0 mod p)
+        p = 1
+        for g in gaps:
+            p += g << 1
+            i = ((p - c0 % p) * ((p + 1) >> 1)) % p
+            while i < _WINDOW:
+                window[i] = 1
+                i += p
+        # and c = 1 (mod e), where p - 1 would share the factor e
+        i = ((1 - c0 % _E) * ((_E + 1) >> 1)) % _E
+        while i < _WINDOW:
+            window[i] = 1
+            i += _E
+        for i in range(_WINDOW):
+            if window[i]:
+                continue
+            c = c0 + 2 * i
+            if c >= limit:
+                break
+            if cancel is not None and cancel():
+                raise Cancelled()
+            tested += 1
+            if progress is not None and tested % dots_every == 0:
+                progress(".")
+            if is_probable_prime(c, rounds, randbytes):
+                return c
