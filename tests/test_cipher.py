@@ -125,3 +125,19 @@ def test_cpython_import_matches_openssl(monkeypatch):
     bad = e.update(b"1234567\x09") + e.finalize()
     with pytest.raises(ValueError, match="bad padding"):
         cipher.decrypt("des-cbc", bytes(8), bytes(8), bad)
+
+
+def test_cmac_against_openssl():
+    from cryptography.hazmat.primitives.cmac import CMAC
+
+    rnd = random.Random(7)
+    cases = [(rnd.randbytes(rnd.choice([16, 32])), rnd.randbytes(n)) for n in range(0, 70)]
+    code = (
+        "import json\nfrom binascii import hexlify, unhexlify\nfrom upki.cmac import aes_cmac\n"
+        "print(json.dumps([hexlify(aes_cmac(unhexlify(k), unhexlify(m))).decode()"
+        " for k, m in json.loads(%r)]))"
+    ) % json.dumps([[k.hex(), m.hex()] for k, m in cases])
+    for (key, msg), got in zip(cases, run_json(code)):
+        c = CMAC(algorithms.AES(key))
+        c.update(msg)
+        assert bytes.fromhex(got) == c.finalize(), (len(key), len(msg))
