@@ -317,8 +317,15 @@ def decode_string(tag, buf, start, end):
         return _ucs(buf, start, end, 2, "BMPString")
     if tag == UNIVERSAL_STRING:
         return _ucs(buf, start, end, 4, "UniversalString")
-    if tag in (PRINTABLE_STRING, IA5_STRING, TELETEX_STRING, VISIBLE_STRING, NUMERIC_STRING):
-        # ASCII types; TeletexString (T61) is read as latin-1, as most readers do.
+    if tag == TELETEX_STRING:
+        # T61 in the wild is UTF-8 (what cryptography writes) or latin-1 (what
+        # OpenSSL shows): UTF-8 when it decodes, latin-1 otherwise.
+        try:
+            return str(bytes(buf[start:end]), "utf-8")
+        except UnicodeError:
+            return _latin1(buf, start, end)
+    if tag in (PRINTABLE_STRING, IA5_STRING, VISIBLE_STRING, NUMERIC_STRING):
+        # ASCII types; a stray high byte is kept as latin-1 rather than refused
         return _latin1(buf, start, end)
     raise DERError("expected a string at offset %d, found %s" % (start, tag_name(tag)))
 

@@ -156,6 +156,9 @@ def test_strings():
         t, m, st, e = _single(der.encode_string(tag, s))
         assert t == tag
         assert der.decode_string(t, m, st, e) == s, s
+    assert der.decode_string(der.TELETEX_STRING, b"M\xfcx", 0, 3) == "M\u00fcx"  # latin-1
+    assert der.decode_string(der.TELETEX_STRING, b"M\xc3\xbcx", 0, 4) == "M\u00fcx"  # UTF-8
+    assert der.decode_string(der.UNIVERSAL_STRING, b"\x00\x01\xf6\x00", 0, 4) == "\U0001f600"
     raises(DERError, der.decode_string, der.UTF8_STRING, b"\xc3", 0, 1)
     raises(DERError, der.decode_string, der.BMP_STRING, b"\x00a\x00", 0, 3)
     raises(DERError, der.decode_string, der.INTEGER, b"a", 0, 1)
