@@ -51,7 +51,8 @@ def small_prime_gaps(limit=_SIEVE_LIMIT):
         if all(p % b for b in base if b * b <= p):
             base.append(p)
         p += 2
-    out = bytearray(limit // 8 + 16)  # more than pi(limit) for limit >= 64
+    # room for pi(limit) primes: pi(x) < x/8 from x = 16384 on, < x/4 + 16 below
+    out = bytearray(limit // (8 if limit >= 16384 else 4) + 16)
     count = 0
     prev = 1  # so that the first gap, to 3, is 1
     seg = 1024
