@@ -288,6 +288,8 @@ def _des_cbc_blocks(buf: ptr8, size: int, ks: ptr32, chain: ptr8, passes: int, e
     # CBC over buf in place; chain holds the IV, then the last ciphertext block.
     cl = (uint(chain[0]) << 24) | (uint(chain[1]) << 16) | (uint(chain[2]) << 8) | uint(chain[3])
     cr = (uint(chain[4]) << 24) | (uint(chain[5]) << 16) | (uint(chain[6]) << 8) | uint(chain[7])
+    # 0x55555555 is too big for a small-int literal on 32-bit ports: build it
+    m55 = (uint(0x5555) << 16) | uint(0x5555)
     pos = 0
     while pos < size:
         l = (uint(buf[pos]) << 24) | (uint(buf[pos + 1]) << 16) | (uint(buf[pos + 2]) << 8) | uint(buf[pos + 3])
@@ -311,7 +313,7 @@ def _des_cbc_blocks(buf: ptr8, size: int, ks: ptr32, chain: ptr8, passes: int, e
         l ^= w
         r ^= w << 8
         r = ((r << 1) | (r >> 31)) & m32
-        w = ((l ^ r) >> 1) & 0x55555555
+        w = ((l ^ r) >> 1) & m55
         l ^= w << 1
         r ^= w << 1
         l = ((l << 1) | (l >> 31)) & m32
@@ -343,7 +345,7 @@ def _des_cbc_blocks(buf: ptr8, size: int, ks: ptr32, chain: ptr8, passes: int, e
             p += 1
         # final permutation: the initial one undone, step by step in reverse
         l = ((l >> 1) | (l << 31)) & m32
-        w = ((l ^ r) >> 1) & 0x55555555
+        w = ((l ^ r) >> 1) & m55
         l ^= w << 1
         r ^= w << 1
         r = ((r >> 1) | (r << 31)) & m32
