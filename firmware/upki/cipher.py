@@ -3,8 +3,11 @@
 # DES / 3DES-CBC in Python because old SCEP CAs (and micromdm's CertRep,
 # single DES) still use them and no MicroPython port ships DES.
 #
-#   encrypt(alg, key, iv, data, padding=True) -> bytes
-#   decrypt(alg, key, iv, data, padding=True) -> bytes
+#   encrypt(alg, key, iv, data, padding=True) -> bytearray
+#   decrypt(alg, key, iv, data, padding=True) -> bytearray
+#
+# Results are fresh bytearrays (one buffer per call, worked on in place, no
+# bytes copy: CMS payloads of a few KB on a ~100 KB heap).
 #   pad(data, block) / unpad(data, block)
 #
 # alg: 'aes128-cbc', 'aes256-cbc', 'des-ede3-cbc' (24-byte key, or 16 for
@@ -129,7 +132,7 @@ def encrypt(alg, key, iv, data, padding=True):
         cryptolib.aes(bytes(key), 2, bytes(iv)).encrypt(buf, buf)
     else:
         _des_cbc(buf, _schedule(key, True), iv, True)
-    return bytes(buf)
+    return buf
 
 
 def decrypt(alg, key, iv, data, padding=True):
@@ -148,8 +151,12 @@ def decrypt(alg, key, iv, data, padding=True):
     else:
         _des_cbc(buf, _schedule(key, False), iv, False)
     if padding:
-        return bytes(memoryview(buf)[: size - _pad_length(buf, block)])
-    return bytes(buf)
+        keep = size - _pad_length(buf, block)
+        try:
+            buf[keep:] = b""  # shrink in place
+        except (TypeError, NotImplementedError):  # a port without slice resizing
+            buf = bytearray(memoryview(buf)[:keep])
+    return buf
 
 
 def _check(alg, keys, block, key, iv):
@@ -252,7 +259,7 @@ def _reverse_rounds(words):
 
 
 def _schedule(key, encrypting):
-    # One array: the 512 SP words, then 32 subkey words per DES pass.
+    # 32 subkey words per DES pass (1 for DES, 3 for EDE).
     if len(key) == 8:
         parts = [(key, encrypting)]
     else:
@@ -263,10 +270,8 @@ def _schedule(key, encrypting):
             parts = [(k1, True), (k2, False), (k3, True)]
         else:
             parts = [(k3, False), (k2, True), (k1, False)]
-    sp = _sp_tables()
-    ks = array("I", bytes(4 * (512 + 32 * len(parts))))
-    ks[0:512] = sp
-    at = 512
+    ks = array("I", bytes(128 * len(parts)))
+    at = 0
     for k, enc in parts:
         words = _subkeys(k)
         if not enc:
@@ -279,13 +284,16 @@ def _schedule(key, encrypting):
 
 def _des_cbc(buf, ks, iv, encrypting):
     chain = bytearray(iv)
-    passes = (len(ks) - 512) // 32
-    _des_cbc_blocks(buf, len(buf), ks, chain, passes, 1 if encrypting else 0, _M32)
+    mode = (len(ks) // 32) * 2 + (1 if encrypting else 0)
+    _des_cbc_blocks(buf, len(buf), _sp_tables(), ks, chain, mode, _M32)
 
 
 @micropython.viper
-def _des_cbc_blocks(buf: ptr8, size: int, ks: ptr32, chain: ptr8, passes: int, enc: int, m32: uint):
+def _des_cbc_blocks(buf: ptr8, size: int, sp: ptr32, ks: ptr32, chain: ptr8, mode: int, m32: uint):
     # CBC over buf in place; chain holds the IV, then the last ciphertext block.
+    # mode: DES passes * 2 + 1 when encrypting.
+    passes = mode >> 1
+    enc = mode & 1
     cl = (uint(chain[0]) << 24) | (uint(chain[1]) << 16) | (uint(chain[2]) << 8) | uint(chain[3])
     cr = (uint(chain[4]) << 24) | (uint(chain[5]) << 16) | (uint(chain[6]) << 8) | uint(chain[7])
     # 0x55555555 is too big for a small-int literal on 32-bit ports: build it
@@ -317,24 +325,24 @@ def _des_cbc_blocks(buf: ptr8, size: int, ks: ptr32, chain: ptr8, passes: int, e
         l ^= w << 1
         r ^= w << 1
         l = ((l << 1) | (l >> 31)) & m32
-        k = 512
+        k = 0
         p = 0
         while p < passes:
             i = 0
             while i < 8:
                 w = ((r << 28) | (r >> 4)) ^ uint(ks[k])
-                f = uint(ks[384 + int(w & 63)]) | uint(ks[256 + int((w >> 8) & 63)])
-                f |= uint(ks[128 + int((w >> 16) & 63)]) | uint(ks[int((w >> 24) & 63)])
+                f = uint(sp[384 + int(w & 63)]) | uint(sp[256 + int((w >> 8) & 63)])
+                f |= uint(sp[128 + int((w >> 16) & 63)]) | uint(sp[int((w >> 24) & 63)])
                 w = r ^ uint(ks[k + 1])
-                f |= uint(ks[448 + int(w & 63)]) | uint(ks[320 + int((w >> 8) & 63)])
-                f |= uint(ks[192 + int((w >> 16) & 63)]) | uint(ks[64 + int((w >> 24) & 63)])
+                f |= uint(sp[448 + int(w & 63)]) | uint(sp[320 + int((w >> 8) & 63)])
+                f |= uint(sp[192 + int((w >> 16) & 63)]) | uint(sp[64 + int((w >> 24) & 63)])
                 l ^= f
                 w = ((l << 28) | (l >> 4)) ^ uint(ks[k + 2])
-                f = uint(ks[384 + int(w & 63)]) | uint(ks[256 + int((w >> 8) & 63)])
-                f |= uint(ks[128 + int((w >> 16) & 63)]) | uint(ks[int((w >> 24) & 63)])
+                f = uint(sp[384 + int(w & 63)]) | uint(sp[256 + int((w >> 8) & 63)])
+                f |= uint(sp[128 + int((w >> 16) & 63)]) | uint(sp[int((w >> 24) & 63)])
                 w = l ^ uint(ks[k + 3])
-                f |= uint(ks[448 + int(w & 63)]) | uint(ks[320 + int((w >> 8) & 63)])
-                f |= uint(ks[192 + int((w >> 16) & 63)]) | uint(ks[64 + int((w >> 24) & 63)])
+                f |= uint(sp[448 + int(w & 63)]) | uint(sp[320 + int((w >> 8) & 63)])
+                f |= uint(sp[192 + int((w >> 16) & 63)]) | uint(sp[64 + int((w >> 24) & 63)])
                 r ^= f
                 k += 4
                 i += 1
