@@ -330,3 +330,33 @@ def test_answer_to_an_earlier_attempt_refused(fake):
 def test_unresolvable_server():
     r = port_query(addr="no-such-host.invalid", port=123, timeout=0.2, retries=0)
     assert "error" in r
+
+
+def test_cpython_import_parses_and_signs(monkeypatch):
+    # Host tools (the lab time server) may reuse the packet layer on CPython.
+    import hashlib
+    import sys
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.cmac import CMAC
+
+    from mpy import FIRMWARE
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent / "shims"))
+    monkeypatch.syspath_prepend(str(FIRMWARE))
+    monkeypatch.delitem(sys.modules, "upki.sntp", raising=False)
+    from upki import sntp
+
+    req = bytearray(48)
+    ts = sntp.build_request(req)
+    pkt = make_reply(req)
+    t = time.time_ns() // 1000
+    s = sntp.parse_reply(pkt, ts, None, t, t + 100)
+    assert abs(s.offset_us) < 1000000 and s.stratum == 3
+    head = bytes(range(48))
+    assert sntp.mac((1, "sha1", b"k"), head) == hashlib.sha1(b"k" + head).digest()
+    assert sntp.mac((1, "md5", b"k"), head) == hashlib.md5(b"k" + head).digest()
+    c = CMAC(algorithms.AES(bytes(16)))
+    c.update(head)
+    assert sntp.mac((1, "aes128cmac", bytes(16)), head) == c.finalize()

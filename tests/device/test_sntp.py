@@ -261,6 +261,34 @@ def test_bad_keys_refused():
     sntp.check_key(_CMAC)
 
 
+def test_kiss_memory():
+    sntp.reset()
+    assert sntp.status("192.0.2.1") is None
+    sntp._note_kiss("192.0.2.1", 123, "RATE")
+    assert sntp.status("192.0.2.1") == ("RATE", 64)
+    sntp._note_kiss("192.0.2.1", 123, "RATE")
+    assert sntp.status("192.0.2.1") == ("RATE", 128)
+    assert sntp.status("192.0.2.1", 1123) is None  # per address and port
+    sntp._note_kiss("192.0.2.2", 123, "DENY")
+    assert sntp.status("192.0.2.2") == ("DENY", None)
+    # refused before any packet is sent
+    e = raises(ClockError, sntp.query, "192.0.2.2", 123, None, 5)
+    assert e.kiss == "DENY" and "not asking it again" in e.reason
+    e = raises(ClockError, sntp.query, "192.0.2.1")
+    assert e.kiss == "RATE" and "next try in 128 s" in e.reason
+    sntp.reset("192.0.2.2")
+    assert sntp.status("192.0.2.2") is None and sntp.status("192.0.2.1") is not None
+    sntp.reset()
+    assert sntp.status("192.0.2.1") is None
+
+
+def test_now_units():
+    assert sntp._us_from_now(1764000000) == 1764000000000000
+    assert sntp._us_from_now(1764000000.25) == 1764000000250000
+    assert sntp._us_from_now(1764000000123456) == 1764000000123456
+    assert sntp._default_now() > 1577836800000000  # after 2020 on the Unix port
+
+
 def test_fuzz_only_clock_errors():
     # Random bytes and bit-flipped valid replies: ClockError or a Sample, nothing else.
     good = reply(TS, T1, T1 + 5, key=_CMAC)
