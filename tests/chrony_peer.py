@@ -58,7 +58,7 @@ def running(directory, chronyd="/usr/sbin/chronyd", start_timeout=5.0):
     directory.mkdir(parents=True, exist_ok=True)
     keyfile = directory / "chrony.keys"
     keyfile.write_text(
-        "".join("%d %s HEX:%s\n" % (kid, typ, secret.hex()) for kid, typ, _, secret in KEYS.values())
+        "".join("%d %s HEX:%s\n" % (kid, typ, key.hex()) for kid, typ, _, key in KEYS.values())
     )
     keyfile.chmod(0o600)
     last_err = ""

@@ -300,8 +300,10 @@ def _des_cbc_blocks(buf: ptr8, size: int, sp: ptr32, ks: ptr32, chain: ptr8, mod
     m55 = (uint(0x5555) << 16) | uint(0x5555)
     pos = 0
     while pos < size:
-        l = (uint(buf[pos]) << 24) | (uint(buf[pos + 1]) << 16) | (uint(buf[pos + 2]) << 8) | uint(buf[pos + 3])
-        r = (uint(buf[pos + 4]) << 24) | (uint(buf[pos + 5]) << 16) | (uint(buf[pos + 6]) << 8) | uint(buf[pos + 7])
+        l = (uint(buf[pos]) << 24) | (uint(buf[pos + 1]) << 16)
+        l |= (uint(buf[pos + 2]) << 8) | uint(buf[pos + 3])
+        r = (uint(buf[pos + 4]) << 24) | (uint(buf[pos + 5]) << 16)
+        r |= (uint(buf[pos + 6]) << 8) | uint(buf[pos + 7])
         inl = l
         inr = r
         if enc:

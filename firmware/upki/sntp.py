@@ -243,8 +243,9 @@ def parse_reply(packet, sent_ts, key=None, t1=0, t4=0):
         raise _refuse("zero receive timestamp")
     root_delay_us = (root_delay * 1000000) >> 16
     root_disp_us = (root_disp * 1000000) >> 16
-    if root_delay_us // 2 + root_disp_us > _MAX_ROOT_DISTANCE_US:
-        raise _refuse("root distance %d ms too large" % ((root_delay_us // 2 + root_disp_us) // 1000))
+    distance = root_delay_us // 2 + root_disp_us
+    if distance > _MAX_ROOT_DISTANCE_US:
+        raise _refuse("root distance %d ms too large" % (distance // 1000))
     t2 = _ntp_to_us(r_sec, r_frac)
     t3 = _ntp_to_us(x_sec, x_frac)
     if t3 < t2:
@@ -414,7 +415,8 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2):
                 except ClockError as e:
                     if e.kiss in ("DENY", "RSTR", "RATE"):
                         _note_kiss(addr, port, e.kiss)
-                        raise _refuse("NTP server %s: %s" % (server, e.reason), kiss=e.kiss) from None
+                        why = "NTP server %s: %s" % (server, e.reason)
+                        raise _refuse(why, kiss=e.kiss) from None
                     last = e.reason
                     continue
                 sample.server = server
