@@ -32,33 +32,34 @@ _CONSTRUCTED = const(0x20)
 _CONTEXT = const(0x80)
 MAX_DEPTH = const(32)
 
-_TAG_NAMES = {
-    0x01: "BOOLEAN",
-    0x02: "INTEGER",
-    0x03: "BIT STRING",
-    0x04: "OCTET STRING",
-    0x05: "NULL",
-    0x06: "OBJECT IDENTIFIER",
-    0x0A: "ENUMERATED",
-    0x0C: "UTF8String",
-    0x12: "NumericString",
-    0x13: "PrintableString",
-    0x14: "TeletexString",
-    0x16: "IA5String",
-    0x17: "UTCTime",
-    0x18: "GeneralizedTime",
-    0x1A: "VisibleString",
-    0x1C: "UniversalString",
-    0x1E: "BMPString",
-    0x30: "SEQUENCE",
-    0x31: "SET",
-}
+# "hex name" lines, searched with str.find (a dict costs more heap on a board)
+_TAG_NAMES = """
+01 BOOLEAN
+02 INTEGER
+03 BIT STRING
+04 OCTET STRING
+05 NULL
+06 OBJECT IDENTIFIER
+0a ENUMERATED
+0c UTF8String
+12 NumericString
+13 PrintableString
+14 TeletexString
+16 IA5String
+17 UTCTime
+18 GeneralizedTime
+1a VisibleString
+1c UniversalString
+1e BMPString
+30 SEQUENCE
+31 SET
+"""
 
 
 def tag_name(tag):
-    n = _TAG_NAMES.get(tag)
-    if n:
-        return n
+    i = _TAG_NAMES.find("\n%02x " % tag)
+    if i >= 0:
+        return _TAG_NAMES[i + 4 : _TAG_NAMES.find("\n", i + 4)]
     if tag & 0xC0 == _CONTEXT:
         return "[%d]%s" % (tag & 0x1F, " constructed" if tag & _CONSTRUCTED else "")
     return "tag 0x%02x" % tag
@@ -133,17 +134,6 @@ def children(buf, start, end):
         t, s, e = read_tlv(buf, pos, end)
         yield t, s, e
         pos = e
-
-
-def read_all(buf, start, end):
-    """The list of (tag, content_start, content_end) children of buf[start:end]."""
-    out = []
-    pos = start
-    while pos < end:
-        t, s, e = read_tlv(buf, pos, end)
-        out.append((t, s, e))
-        pos = e
-    return out
 
 
 def check(buf, start=0, end=None, max_depth=MAX_DEPTH):
@@ -239,10 +229,6 @@ def decode_named_bits(buf, start, end):
             if b & (0x80 >> j):
                 out.append(i * 8 + j)
     return out
-
-
-def decode_octet_string(buf, start, end):
-    return buf[start:end]
 
 
 def decode_null(buf, start, end):
@@ -532,18 +518,6 @@ def encode_string(tag, s):
         data = bytes(ord(c) for c in s)  # ValueError past 255 on both ports
         return encode_tlv(tag, data)
     return encode_tlv(tag, s.encode("utf-8"))
-
-
-def encode_utf8(s):
-    return encode_tlv(UTF8_STRING, s.encode("utf-8"))
-
-
-def encode_printable(s):
-    return encode_string(PRINTABLE_STRING, s)
-
-
-def encode_ia5(s):
-    return encode_string(IA5_STRING, s)
 
 
 def _two(v):

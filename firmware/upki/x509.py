@@ -8,6 +8,15 @@ from micropython import const
 from upki import der, oid
 from upki.errors import DERError, PKIError
 
+_BIT_STRING = const(0x03)
+_BOOLEAN = const(0x01)
+_IA5_STRING = const(0x16)
+_INTEGER = const(0x02)
+_OCTET_STRING = const(0x04)
+_OID = const(0x06)
+_SEQUENCE = const(0x30)
+_SET = const(0x31)
+_STRING_TAGS = (0x0C, 0x12, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E)
 _TAG_V = const(0xA0)  # [0] EXPLICIT version
 _TAG_ISSUER_UID = const(0x81)
 _TAG_SUBJECT_UID = const(0x82)
@@ -63,31 +72,11 @@ def pem_to_der(text, label="CERTIFICATE"):
         raise ValueError("bad base64 in PEM %s block" % label)
 
 
-def der_to_pem(data, label="CERTIFICATE"):
-    from binascii import b2a_base64
-
-    out = ["-----BEGIN %s-----\n" % label]
-    data = memoryview(data)
-    for i in range(0, len(data), 48):
-        out.append(str(b2a_base64(data[i : i + 48]), "ascii").strip() + "\n")
-    out.append("-----END %s-----\n" % label)
-    return "".join(out)
-
-
 # ---------------------------------------------------------------- names
 
 
 def _attr_value(buf, tag, tlv_start, s, e):
-    if tag in (
-        der.UTF8_STRING,
-        der.PRINTABLE_STRING,
-        der.IA5_STRING,
-        der.BMP_STRING,
-        der.TELETEX_STRING,
-        der.VISIBLE_STRING,
-        der.NUMERIC_STRING,
-        der.UNIVERSAL_STRING,
-    ):
+    if tag in _STRING_TAGS:
         return der.decode_string(tag, buf, s, e)
     # not a string: RFC 4514 says show the DER in hex
     return "#" + _hex(buf[tlv_start:e], "")
@@ -98,13 +87,13 @@ def parse_name(buf, start, end):
     each a list of (dotted OID, value str)."""
     rdns = []
     for t, s, e in der.children(buf, start, end):
-        if t != der.SET:
+        if t != _SET:
             raise DERError("expected RDN SET at offset %d, found %s" % (s, der.tag_name(t)))
         rdn = []
         for t2, s2, e2 in der.children(buf, s, e):
-            if t2 != der.SEQUENCE:
+            if t2 != _SEQUENCE:
                 raise DERError("expected AttributeTypeAndValue at offset %d" % s2)
-            ts, te = der.expect(buf, s2, e2, der.OID)
+            ts, te = der.expect(buf, s2, e2, _OID)
             vt, vs, ve = der.read_tlv(buf, te, e2)
             if ve != e2:
                 raise DERError("trailing data in AttributeTypeAndValue at offset %d" % ve)
@@ -122,74 +111,6 @@ def format_name(rdns, sep=", "):
     for i in range(len(rdns) - 1, -1, -1):
         out.append(" + ".join([oid.name(a) + " = " + v for a, v in rdns[i]]))
     return sep.join(out)
-
-
-def parse_dn(text):
-    """An X.500 string as IOS takes it (`CN=r1, OU=lab, O=cisco, C=US`, most
-    specific first; `+` joins the parts of one RDN; `\\,` escapes) into RDNs in
-    DER order."""
-    parts = []
-    cur = []
-    rdn = []
-    i = 0
-    n = len(text)
-    while i <= n:
-        c = text[i] if i < n else ","
-        if c == "\\" and i + 1 < n:
-            cur.append(text[i + 1])
-            i += 2
-            continue
-        if c in ",+":
-            item = "".join(cur).strip()
-            cur = []
-            if item:
-                k = item.find("=")
-                if k <= 0:
-                    raise ValueError("expected ATTR=VALUE, found %r" % item)
-                rdn.append((oid.dotted(item[:k].strip()), item[k + 1 :].strip()))
-            if c == "," and rdn:
-                parts.append(rdn)
-                rdn = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.reverse()
-    return parts
-
-
-_IA5_ATTRS = ("1.2.840.113549.1.9.1", "0.9.2342.19200300.100.1.25", "1.2.840.113549.1.9.2")
-_PRINTABLE_ONLY = ("2.5.4.6", "2.5.4.5", "2.5.4.46")
-_PRINTABLE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 '()+,-./:=?"
-
-
-def _printable(s):
-    for c in s:
-        if c not in _PRINTABLE_CHARS:
-            return False
-    return True
-
-
-def encode_name(rdns):
-    """DER Name from RDNs in DER order; each attribute is (oid, value) or
-    (oid, value, string tag).  Without a tag: IA5String for E, DC and
-    unstructuredName, PrintableString when the value allows, else UTF8String."""
-    out = []
-    for rdn in rdns:
-        atvs = []
-        for atv in rdn:
-            a = oid.dotted(atv[0])
-            v = atv[1]
-            if len(atv) > 2:
-                tag = atv[2]
-            elif a in _IA5_ATTRS:
-                tag = der.IA5_STRING
-            elif a in _PRINTABLE_ONLY or _printable(v):
-                tag = der.PRINTABLE_STRING
-            else:
-                tag = der.UTF8_STRING
-            atvs.append(der.encode_sequence(der.encode_oid(a), der.encode_string(tag, v)))
-        out.append(der.encode_set(*atvs))
-    return der.encode_tlv(der.SEQUENCE, out)
 
 
 class Name:
@@ -275,35 +196,6 @@ def format_ip(data):
     return ":".join(hx[:best]) + "::" + ":".join(hx[best + best_len :])
 
 
-def parse_ip(text):
-    """Bytes of an IPv4 or IPv6 address in text form (for SAN iPAddress)."""
-    if ":" not in text:
-        parts = text.split(".")
-        if len(parts) != 4:
-            raise ValueError("bad IPv4 address %s" % text)
-        b = bytes([int(p) for p in parts])  # ValueError past 255
-        return b
-    if text.count("::") > 1:
-        raise ValueError("bad IPv6 address %s" % text)
-    if "::" in text:
-        head, tail = text.split("::")
-        h = [x for x in head.split(":") if x]
-        t = [x for x in tail.split(":") if x]
-        groups = h + ["0"] * (8 - len(h) - len(t)) + t
-    else:
-        groups = text.split(":")
-    if len(groups) != 8:
-        raise ValueError("bad IPv6 address %s" % text)
-    out = bytearray(16)
-    for i in range(8):
-        v = int(groups[i], 16)
-        if not 0 <= v <= 0xFFFF or len(groups[i]) > 4:
-            raise ValueError("bad IPv6 address %s" % text)
-        out[2 * i] = v >> 8
-        out[2 * i + 1] = v & 0xFF
-    return bytes(out)
-
-
 _GN_TYPES = {0x81: "email", 0x82: "DNS", 0x86: "URI", 0x87: "IP", 0xA4: "dirName", 0x88: "RID"}
 
 
@@ -317,11 +209,11 @@ def parse_general_names(buf, start, end):
         t, s, e = der.read_tlv(buf, pos, end)
         kind = _GN_TYPES.get(t)
         if kind in ("email", "DNS", "URI"):
-            value = der.decode_string(der.IA5_STRING, buf, s, e)
+            value = der.decode_string(_IA5_STRING, buf, s, e)
         elif kind == "IP":
             value = format_ip(buf[s:e])
         elif kind == "dirName":
-            ns, ne = der.expect(buf, s, e, der.SEQUENCE)
+            ns, ne = der.expect(buf, s, e, _SEQUENCE)
             value = format_name(parse_name(buf, ns, ne))
         elif kind == "RID":
             value = der.decode_oid(buf, s, e)
@@ -333,27 +225,10 @@ def parse_general_names(buf, start, end):
     return out
 
 
-def encode_general_names(names):
-    """GeneralNames from (type, value) pairs of DNS, IP, email and URI."""
-    out = []
-    for kind, value in names:
-        if kind == "DNS":
-            out.append(der.encode_tlv(0x82, value.encode()))
-        elif kind == "IP":
-            out.append(der.encode_tlv(0x87, parse_ip(value)))
-        elif kind == "email":
-            out.append(der.encode_tlv(0x81, value.encode()))
-        elif kind == "URI":
-            out.append(der.encode_tlv(0x86, value.encode()))
-        else:
-            raise ValueError("unsupported GeneralName type %s" % kind)
-    return der.encode_tlv(der.SEQUENCE, out)
-
-
 def parse_algorithm(buf, start, end):
     """AlgorithmIdentifier TLV at start: (dotted OID, (params_start, params_end) or None, tlv_end)."""
-    s, e = der.expect(buf, start, end, der.SEQUENCE)
-    os_, oe = der.expect(buf, s, e, der.OID)
+    s, e = der.expect(buf, start, end, _SEQUENCE)
+    os_, oe = der.expect(buf, s, e, _OID)
     params = None
     if oe < e:
         t, ps, pe = der.read_tlv(buf, oe, e)
@@ -366,19 +241,19 @@ def parse_algorithm(buf, start, end):
 def parse_rsa_public_key_info(buf, start, end):
     """SubjectPublicKeyInfo TLV at start -> (algorithm OID, n, e); n and e are
     None for a key that is not RSA."""
-    s, e_ = der.expect(buf, start, end, der.SEQUENCE)
+    s, e_ = der.expect(buf, start, end, _SEQUENCE)
     alg, params, pos = parse_algorithm(buf, s, e_)
-    bs, be = der.expect(buf, pos, e_, der.BIT_STRING)
+    bs, be = der.expect(buf, pos, e_, _BIT_STRING)
     if be != e_:
         raise DERError("trailing data in SubjectPublicKeyInfo at offset %d" % be)
     if alg != oid.RSA_ENCRYPTION:
         return alg, None, None
     key = der.decode_bit_string_bytes(buf, bs, be)
-    ks, ke = der.expect(key, 0, len(key), der.SEQUENCE)
+    ks, ke = der.expect(key, 0, len(key), _SEQUENCE)
     if ke != len(key):
         raise DERError("trailing data after RSAPublicKey")
-    ns, ne = der.expect(key, ks, ke, der.INTEGER)
-    xs, xe = der.expect(key, ne, ke, der.INTEGER)
+    ns, ne = der.expect(key, ks, ke, _INTEGER)
+    xs, xe = der.expect(key, ne, ke, _INTEGER)
     if xe != ke:
         raise DERError("trailing data in RSAPublicKey")
     n = der.decode_int(key, ns, ne)
@@ -429,16 +304,16 @@ class Certificate:
     def __init__(self, data):
         buf = memoryview(data) if not isinstance(data, memoryview) else data
         self.der = buf
-        t, s, e = der.read_single(buf, der.SEQUENCE)
+        t, s, e = der.read_single(buf, _SEQUENCE)
         der.check(buf, s, e)
         # Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
-        ts, te = der.expect(buf, s, e, der.SEQUENCE)
+        ts, te = der.expect(buf, s, e, _SEQUENCE)
         self._tbs = (s, te)
         self._tbs_content = (ts, te)
         sig_alg, params, pos = parse_algorithm(buf, te, e)
         self.signature_algorithm = sig_alg
         self._sig_alg_span = (te, pos)
-        bs, be = der.expect(buf, pos, e, der.BIT_STRING)
+        bs, be = der.expect(buf, pos, e, _BIT_STRING)
         if be != e:
             raise DERError("trailing data in Certificate at offset %d" % be)
         self._sig = (bs, be)
@@ -448,7 +323,7 @@ class Certificate:
         t, fs, fe = der.read_tlv(buf, pos, te)
         self.version = 1
         if t == _TAG_V:
-            vs, ve = der.expect(buf, fs, fe, der.INTEGER)
+            vs, ve = der.expect(buf, fs, fe, _INTEGER)
             if ve != fe:
                 raise DERError("trailing data in version at offset %d" % ve)
             v = der.decode_int(buf, vs, ve)
@@ -456,24 +331,24 @@ class Certificate:
                 raise DERError("unknown certificate version %d" % (v + 1))
             self.version = v + 1
             pos = fe
-        self._serial = der.expect(buf, pos, te, der.INTEGER)
+        self._serial = der.expect(buf, pos, te, _INTEGER)
         pos = self._serial[1]
         inner_alg, params, pos = parse_algorithm(buf, pos, te)
         self._inner_sig_alg = inner_alg
         t, s2, e2 = der.read_tlv(buf, pos, te)
-        if t != der.SEQUENCE:
+        if t != _SEQUENCE:
             raise DERError("expected issuer Name at offset %d" % pos)
         self._issuer = (pos, e2)
         pos = e2
-        self._validity = der.expect(buf, pos, te, der.SEQUENCE)
+        self._validity = der.expect(buf, pos, te, _SEQUENCE)
         pos = self._validity[1]
         t, s2, e2 = der.read_tlv(buf, pos, te)
-        if t != der.SEQUENCE:
+        if t != _SEQUENCE:
             raise DERError("expected subject Name at offset %d" % pos)
         self._subject = (pos, e2)
         pos = e2
         t, s2, e2 = der.read_tlv(buf, pos, te)
-        if t != der.SEQUENCE:
+        if t != _SEQUENCE:
             raise DERError("expected SubjectPublicKeyInfo at offset %d" % pos)
         self._spki = (pos, e2)
         pos = e2
@@ -485,7 +360,7 @@ class Certificate:
             elif t == _TAG_EXTENSIONS and self._extensions is None:
                 if self.version != 3:
                     raise DERError("extensions in a version %d certificate" % self.version)
-                self._extensions = der.expect(buf, s2, e2, der.SEQUENCE)
+                self._extensions = der.expect(buf, s2, e2, _SEQUENCE)
                 if self._extensions[1] != e2:
                     raise DERError("trailing data after extensions at offset %d" % self._extensions[1])
             else:
@@ -608,16 +483,16 @@ class Certificate:
             buf = self.der
             seen = []
             for t, s, e in der.children(buf, self._extensions[0], self._extensions[1]):
-                if t != der.SEQUENCE:
+                if t != _SEQUENCE:
                     raise DERError("expected Extension at offset %d" % s)
-                os_, oe = der.expect(buf, s, e, der.OID)
+                os_, oe = der.expect(buf, s, e, _OID)
                 ext_oid = der.decode_oid(buf, os_, oe)
                 t2, s2, e2 = der.read_tlv(buf, oe, e)
                 critical = False
-                if t2 == der.BOOLEAN:
+                if t2 == _BOOLEAN:
                     critical = der.decode_bool(buf, s2, e2)
                     t2, s2, e2 = der.read_tlv(buf, e2, e)
-                if t2 != der.OCTET_STRING or e2 != e:
+                if t2 != _OCTET_STRING or e2 != e:
                     raise DERError("bad extnValue of %s at offset %d" % (ext_oid, s2))
                 if ext_oid in seen:
                     raise DERError("extension %s appears twice" % oid.name(ext_oid))
@@ -650,7 +525,7 @@ class Certificate:
     @property
     def basic_constraints(self):
         """(ca, path_len) or None when absent; path_len None when unlimited."""
-        v = self._ext_value("2.5.29.19", der.SEQUENCE)
+        v = self._ext_value("2.5.29.19", _SEQUENCE)
         if v is None:
             return None
         buf = self.der
@@ -659,11 +534,11 @@ class Certificate:
         pos = v[0]
         if pos < v[1]:
             t, s, e = der.read_tlv(buf, pos, v[1])
-            if t == der.BOOLEAN:
+            if t == _BOOLEAN:
                 ca = der.decode_bool(buf, s, e)
                 pos = e
         if pos < v[1]:
-            s, e = der.expect(buf, pos, v[1], der.INTEGER)
+            s, e = der.expect(buf, pos, v[1], _INTEGER)
             path_len = der.decode_int(buf, s, e)
             if path_len < 0:
                 raise DERError("negative pathLenConstraint")
@@ -680,7 +555,7 @@ class Certificate:
     @property
     def key_usage(self):
         """Set of RFC 5280 key usage names, or None when the extension is absent."""
-        v = self._ext_value("2.5.29.15", der.BIT_STRING)
+        v = self._ext_value("2.5.29.15", _BIT_STRING)
         if v is None:
             return None
         out = set()
@@ -692,12 +567,12 @@ class Certificate:
     @property
     def ext_key_usage(self):
         """List of EKU OIDs (dotted) or None."""
-        v = self._ext_value("2.5.29.37", der.SEQUENCE)
+        v = self._ext_value("2.5.29.37", _SEQUENCE)
         if v is None:
             return None
         out = []
         for t, s, e in der.children(self.der, v[0], v[1]):
-            if t != der.OID:
+            if t != _OID:
                 raise DERError("expected KeyPurposeId at offset %d" % s)
             out.append(der.decode_oid(self.der, s, e))
         return out
@@ -705,7 +580,7 @@ class Certificate:
     @property
     def subject_alt_names(self):
         """List of (type, value) or None; see parse_general_names."""
-        v = self._ext_value("2.5.29.17", der.SEQUENCE)
+        v = self._ext_value("2.5.29.17", _SEQUENCE)
         if v is None:
             return None
         return parse_general_names(self.der, v[0], v[1])
@@ -713,13 +588,13 @@ class Certificate:
     @property
     def crl_distribution_points(self):
         """URIs of the fullName of every distribution point, or None when absent."""
-        v = self._ext_value("2.5.29.31", der.SEQUENCE)
+        v = self._ext_value("2.5.29.31", _SEQUENCE)
         if v is None:
             return None
         buf = self.der
         out = []
         for t, s, e in der.children(buf, v[0], v[1]):
-            if t != der.SEQUENCE:
+            if t != _SEQUENCE:
                 raise DERError("expected DistributionPoint at offset %d" % s)
             for t2, s2, e2 in der.children(buf, s, e):
                 if t2 != 0xA0:  # distributionPoint [0]
@@ -733,13 +608,13 @@ class Certificate:
 
     @property
     def subject_key_identifier(self):
-        v = self._ext_value("2.5.29.14", der.OCTET_STRING)
+        v = self._ext_value("2.5.29.14", _OCTET_STRING)
         return None if v is None else bytes(self.der[v[0] : v[1]])
 
     @property
     def authority_key_identifier(self):
         """The keyIdentifier [0] of authorityKeyIdentifier, or None."""
-        v = self._ext_value("2.5.29.35", der.SEQUENCE)
+        v = self._ext_value("2.5.29.35", _SEQUENCE)
         if v is None:
             return None
         for t, s, e in der.children(self.der, v[0], v[1]):

@@ -49,7 +49,7 @@ def test_lengths():
     body = bytes(300)
     t, m, s, e = _single(der.encode_octet_string(body))
     assert (t, s, e) == (der.OCTET_STRING, 4, 304)
-    assert bytes(der.decode_octet_string(m, s, e)) == body
+    assert bytes(m[s:e]) == body
 
 
 def test_rejects_indefinite_length():
@@ -110,8 +110,6 @@ def test_expect():
 def test_children():
     b = der.encode_sequence(der.encode_int(1), der.encode_null(), der.encode_oid("2.5.4.3"))
     t, s, e = der.read_single(b)
-    kids = der.read_all(b, s, e)
-    assert [k[0] for k in kids] == [der.INTEGER, der.NULL, der.OID]
     assert [k[0] for k in der.children(b, s, e)] == [der.INTEGER, der.NULL, der.OID]
 
 

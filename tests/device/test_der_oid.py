@@ -18,11 +18,17 @@ def test_dotted_and_aliases():
     assert oid.dotted("serialnumber") == "2.5.4.5"
     assert oid.dotted("hostname") == oid.UNSTRUCTURED_NAME
     assert oid.dotted("1.2.3") == "1.2.3"
+    assert oid.dotted("KEYUSAGE") == "2.5.29.15"
+    raises(ValueError, oid.dotted, "")
     raises(ValueError, oid.dotted, "nosuchthing")
 
 
 def test_every_oid_encodes_and_decodes():
-    for k in oid._NAMES:
+    lines = oid._TABLE.strip().split("\n")
+    assert len(lines) > 90
+    for line in lines:
+        k, n = line.split(" ")
+        assert oid.name(k) == n and oid.dotted(n) == k, line
         b = der.encode_oid(k)
         t, s, e = der.read_single(b)
         assert der.decode_oid(b, s, e) == k
