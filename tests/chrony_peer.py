@@ -19,6 +19,7 @@ KEYS = {
     "sha1": (11, "SHA1", "sha1", bytes(range(1, 21))),
     "md5": (12, "MD5", "md5", b"upki-md5-secret!"),
     "aes128cmac": (13, "AES128", "aes128cmac", bytes(range(100, 116))),
+    "sha256": (14, "SHA256", "sha256", b"a sha-256 key for chrony, 32 by"),
 }
 
 

@@ -87,7 +87,7 @@ def test_chrony_unauthenticated(chrony):
     assert 0 <= r["delay_us"] < 50000, r
 
 
-@pytest.mark.parametrize("name", ["sha1", "md5", "aes128cmac"])
+@pytest.mark.parametrize("name", ["sha1", "md5", "aes128cmac", "sha256"])
 def test_chrony_authenticated(chrony, name):
     key = chrony.keys[name]
     r = port_query(addr="127.0.0.1", port=chrony.port, key=key, timeout=1)
@@ -352,6 +352,7 @@ def test_cpython_import_parses_and_signs(monkeypatch):
     head = bytes(range(48))
     assert sntp.mac((1, "sha1", b"k"), head) == hashlib.sha1(b"k" + head).digest()
     assert sntp.mac((1, "md5", b"k"), head) == hashlib.md5(b"k" + head).digest()
+    assert sntp.mac((1, "sha256", b"k"), head) == hashlib.sha256(b"k" + head).digest()[:20]
     c = CMAC(algorithms.AES(bytes(16)))
     c.update(head)
     assert sntp.mac((1, "aes128cmac", bytes(16)), head) == c.finalize()

@@ -6,7 +6,8 @@
 #
 # Every refusal raises upki.errors.ClockError with a reason; nothing else
 # escapes for a bad packet. A key is (key_id, alg, key_bytes), alg one of
-# 'md5', 'sha1', 'aes128cmac' (RFC 5905 MAC = digest(key || packet), or
+# 'md5', 'sha1', 'sha256', 'aes128cmac' (RFC 5905 MAC = digest(key || packet),
+# SHA-256 cut to 20 bytes as NTPv4 MACs must be and as chrony sends it, or
 # AES-CMAC per RFC 8573). With a key, only a reply carrying a valid MAC under
 # that key counts.
 #
@@ -28,7 +29,7 @@ _VERSION = const(4)
 _MAX_STRATUM = const(16)
 _MAX_ROOT_DISTANCE_US = const(16000000)  # generous: refuse only clearly broken servers
 
-MAC_SIZES = {"md5": 16, "sha1": 20, "aes128cmac": 16}
+MAC_SIZES = {"md5": 16, "sha1": 20, "sha256": 20, "aes128cmac": 16}
 
 try:
     from time import ticks_add, ticks_diff, ticks_ms, ticks_us
@@ -105,7 +106,8 @@ def check_key(key):
     if not isinstance(key_id, int) or not 0 < key_id < 0x100000000:
         raise _refuse("NTP key id %r out of range 1..4294967295" % (key_id,))
     if alg not in MAC_SIZES:
-        raise _refuse("NTP key %d: unknown algorithm %r (md5, sha1, aes128cmac)" % (key_id, alg))
+        raise _refuse("NTP key %d: unknown algorithm %r (md5, sha1, sha256, aes128cmac)"
+                      % (key_id, alg))
     if alg == "aes128cmac" and len(secret) != 16:
         raise _refuse("NTP key %d: aes128cmac needs 16 bytes, got %d" % (key_id, len(secret)))
     if not secret:
@@ -126,7 +128,8 @@ def mac(key, packet):
     except AttributeError:
         raise _refuse("%s is not available on this board" % alg) from None
     h.update(packet)
-    return h.digest()
+    d = h.digest()
+    return d if len(d) <= 20 else d[:20]
 
 
 def _equal(a, b):

@@ -11,6 +11,7 @@ _NTP_UNIX = 2208988800
 _SHA1 = (7, "sha1", b"0123456789abcdefghij")
 _MD5 = (8, "md5", b"an md5 key")
 _CMAC = (9, "aes128cmac", bytes(range(16)))
+_SHA256 = (10, "sha256", b"sha-256 key")
 
 
 def _ntp(us):
@@ -169,7 +170,7 @@ def test_root_distance_refused():
 
 
 def test_each_mac_accepted():
-    for key in (_SHA1, _MD5, _CMAC):
+    for key in (_SHA1, _MD5, _CMAC, _SHA256):
         s = sntp.parse_reply(reply(TS, T1, T1, key=key), TS, key, T1, T1)
         assert s.key_id == key[0] and s.authenticated
 
@@ -178,10 +179,11 @@ def test_mac_sizes():
     assert len(sntp.mac(_SHA1, bytes(48))) == 20
     assert len(sntp.mac(_MD5, bytes(48))) == 16
     assert len(sntp.mac(_CMAC, bytes(48))) == 16
+    assert len(sntp.mac(_SHA256, bytes(48))) == 20
 
 
 def test_bad_mac_refused():
-    for key in (_SHA1, _MD5, _CMAC):
+    for key in (_SHA1, _MD5, _CMAC, _SHA256):
         good = bytearray(reply(TS, T1, T1, key=key))
         for pos in (0, 10, 33, len(good) - 1):
             bad = bytearray(good)
