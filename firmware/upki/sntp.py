@@ -13,8 +13,9 @@
 #
 # Times are integers in microseconds since 1970-01-01 UTC, so a board whose
 # floats are single precision keeps sub-second precision. `now()` is the
-# caller's local clock: an int of microseconds, or a float of seconds; the
-# request-to-reply interval is measured with ticks_us, not with now().
+# caller's local clock: an int of microseconds (an int below 10**11 counts as
+# seconds, like time.time() on an integer-only port), or a float of seconds;
+# the request-to-reply interval is measured with ticks_us, not with now().
 import struct
 from micropython import const
 
