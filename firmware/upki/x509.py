@@ -109,7 +109,7 @@ def format_name(rdns, sep=", "):
     a multi-valued RDN joined with ` + `."""
     out = []
     for i in range(len(rdns) - 1, -1, -1):
-        out.append(" + ".join([oid.name(a) + " = " + v for a, v in rdns[i]]))
+        out.append(" + ".join([oid.name(atv[0]) + " = " + atv[1] for atv in rdns[i]]))
     return sep.join(out)
 
 
