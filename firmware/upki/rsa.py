@@ -103,18 +103,17 @@ def generate(bits=DEFAULT_BITS, progress=None, randbytes=os.urandom, cancel=None
     from upki import primes
 
     gc.collect()
-    gaps = primes.small_prime_gaps()
     rounds = primes.mr_rounds(bits)
     pbits = (bits + 1) // 2
     qbits = bits - pbits
     # FIPS 186-4 B.3.3: |p - q| > 2^(nlen/2 - 100), d > 2^(nlen/2)
     min_dist = 1 << (bits // 2 - 100)
     try:
-        p = primes.random_prime(pbits, randbytes, gaps, rounds, progress, cancel)
+        p = primes.random_prime(pbits, randbytes, rounds, progress, cancel)
         if progress is not None:
             progress("+")
         while True:
-            q = primes.random_prime(qbits, randbytes, gaps, rounds, progress, cancel)
+            q = primes.random_prime(qbits, randbytes, rounds, progress, cancel)
             if abs(p - q) <= min_dist:
                 continue
             n = p * q
@@ -127,7 +126,6 @@ def generate(bits=DEFAULT_BITS, progress=None, randbytes=os.urandom, cancel=None
     except primes.Cancelled:
         raise KeyGenerationCancelled("key generation cancelled")
     finally:
-        gaps = None
         gc.collect()
     if p < q:
         # PKCS#1 does not require p > q, but OpenSSL writes it so: same DER as theirs

@@ -54,14 +54,13 @@ def test_generate_1024_properties_and_use():
 
 
 def test_primality_helpers():
-    gaps = primes.small_prime_gaps(1000)
-    ps = []
-    p = 1
-    for g in gaps:
-        p += 2 * g
-        ps.append(p)
+    ps = list(primes.small_primes(1000))
     assert ps[:8] == [3, 5, 7, 11, 13, 17, 19, 23] and ps[-1] == 997 and len(ps) == 167
-    assert len(primes.small_prime_gaps()) == 6541  # odd primes below 65536
+    n = 0
+    for p in primes.small_primes():
+        n += 1
+        last = p
+    assert n == 6541 and last == 65521  # the odd primes below 65536
     import os
 
     # Mersenne prime 2^521 - 1; Carmichael 561 and a strong pseudoprime to base 2

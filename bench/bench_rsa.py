@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: MIT
+"""RSA on the MicroPython Unix port: RSA-2048 key generation in units of one
+1024-bit modular exponentiation (measured in the same process), and as a
+ratio to `cryptography` on CPython; sign and verify per operation; the
+smallest heap for key generation + a signature with the firmware as .mpy."""
+
+import time
+from pathlib import Path
+
+TITLE = "rsa"
+SEEDS = 9  # key generations for the median (at least 7)
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+# Deterministic randbytes (SHA-256 in counter mode), the same on both sides,
+# so every run generates the same keys and the times are comparable.
+SEEDED = """
+import hashlib
+class Seeded:
+    def __init__(self, seed):
+        self.seed = seed
+        self.counter = 0
+    def __call__(self, n):
+        parts = []
+        got = 0
+        while got < n:
+            parts.append(hashlib.sha256(self.seed + self.counter.to_bytes(8, "big")).digest())
+            self.counter += 1
+            got += 32
+        return b"".join(parts)[:n]
+"""
+
+PORT_TIMING = SEEDED + """
+import json, time, gc
+from upki import rsa, primes
+def ms(t0):
+    return time.ticks_diff(time.ticks_us(), t0) / 1000
+def median(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+r = Seeded(b"unit")
+out = {}
+# the unit: one 1024-bit modular exponentiation (random base, exponent, odd modulus)
+t = []
+for i in range(15):
+    m = int.from_bytes(r(128), "big") | (1 << 1023) | 1
+    b = int.from_bytes(r(128), "big") % m
+    x = int.from_bytes(r(128), "big") | (1 << 1023)
+    t0 = time.ticks_us(); pow(b, x, m); t.append(ms(t0))
+out["unit_ms"] = median(t)
+# the base-2 Miller-Rabin round by squaring and doubling, against pow(2, d, n)
+t = []; t2 = []
+for i in range(7):
+    m = int.from_bytes(r(128), "big") | (1 << 1023) | 1
+    t0 = time.ticks_us(); primes._pow2_mod(m - 1, m); t.append(ms(t0))
+    t0 = time.ticks_us(); pow(2, m - 1, m); t2.append(ms(t0))
+out["pow2_ms"] = median(t)
+out["pow2_builtin_ms"] = median(t2)
+t0 = time.ticks_us()
+for p in primes.small_primes():
+    pass
+out["gaps_ms"] = ms(t0)
+# one sieve window of 2048 odd candidates: the striking loop of random_prime
+c0 = int.from_bytes(r(128), "big") | (3 << 1022) | 1
+w = bytearray(2048)
+t0 = time.ticks_us()
+for p in primes.small_primes():
+    i = ((p - c0 % p) * ((p + 1) >> 1)) % p
+    while i < 2048:
+        w[i] = 1
+        i += p
+out["window_ms"] = ms(t0)
+out["survivors"] = 2048 - sum(w)
+# key generation, one seed after another
+t = []
+tested = []
+orig = primes.is_probable_prime
+count = [0]
+def counting(*a):
+    count[0] += 1
+    return orig(*a)
+primes.is_probable_prime = counting
+for s in range(SEEDS_N):
+    gc.collect()
+    count[0] = 0
+    t0 = time.ticks_us()
+    key = rsa.generate(2048, randbytes=Seeded(b"seed%d" % s))
+    t.append(ms(t0))
+    tested.append(count[0])
+primes.is_probable_prime = orig
+out["keygen_ms"] = t
+out["candidates"] = tested
+# sign and verify with a committed 2048-bit key
+with open(KEY_PATH, "rb") as f:
+    key = rsa.PrivateKey.from_der(f.read())
+pub = key.public_key()
+msg = b"x" * 1000
+t = []
+for i in range(9):
+    t0 = time.ticks_us(); sig = key.sign(msg, "sha256"); t.append(ms(t0))
+out["sign_ms"] = median(t)
+t = []
+for i in range(31):
+    t0 = time.ticks_us(); ok = pub.verify(msg, sig, "sha256"); t.append(ms(t0))
+assert ok
+out["verify_ms"] = median(t)
+print(json.dumps(out))
+"""
+
+HEAP_KEYGEN_SIGN = SEEDED + """
+from upki import rsa
+key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+sig = key.sign(b"message", "sha256")
+assert key.public_key().verify(b"message", sig, "sha256")
+print("OK")
+"""
+
+# The same with the DER codec loaded first and the key written out as PKCS#8
+# and read back, as `crypto key generate` does before saving it to NVRAM.
+HEAP_KEYGEN_SIGN_STORE = SEEDED + """
+from upki import der, rsa
+key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+sig = key.sign(b"message", "sha256")
+blob = key.to_pkcs8_der()
+key = None
+key = rsa.PrivateKey.from_der(blob)
+assert key.public_key().verify(b"message", sig, "sha256")
+print("OK")
+"""
+
+
+def _cryptography_keygen_ms(n):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    t = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        rsa.generate_private_key(65537, 2048)
+        t.append((time.perf_counter() - t0) * 1000)
+    return t
+
+
+def _firmware_on_cpython_keygen_ms(n):
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    for p in (root / "firmware", root / "tests" / "shims"):
+        if str(p) not in sys.path:
+            sys.path.insert(0, str(p))
+    from upki import rsa
+
+    ns = {}
+    exec(SEEDED, ns)
+    t = []
+    for s in range(n):
+        t0 = time.perf_counter()
+        rsa.generate(2048, randbytes=ns["Seeded"](b"seed%d" % s))
+        t.append((time.perf_counter() - t0) * 1000)
+    return t
+
+
+def run(ctx):
+    out = ctx.micropython_json(
+        PORT_TIMING.replace("SEEDS_N", str(SEEDS)).replace(
+            "KEY_PATH", repr(str(DATA / "rsa_2048_pkcs8.der"))
+        )
+    )
+    unit = out["unit_ms"]
+    keygen = ctx.median(out["keygen_ms"])
+    ctx.report("1024-bit modexp on the port (the unit)", unit, "ms")
+    ctx.report(
+        "RSA-2048 keygen, median of %d seeds" % SEEDS,
+        keygen,
+        "ms",
+        "range %.0f-%.0f" % (min(out["keygen_ms"]), max(out["keygen_ms"])),
+    )
+    ctx.report("RSA-2048 keygen in 1024-bit modexp units", keygen / unit, "units", "target <= 100")
+    crypto = ctx.median(_cryptography_keygen_ms(SEEDS))
+    ctx.report("cryptography RSA-2048 keygen (CPython)", crypto, "ms")
+    ctx.report("port keygen / cryptography keygen", keygen / crypto, "x")
+    fw_cpython = ctx.median(_firmware_on_cpython_keygen_ms(3))
+    ctx.report("upki.rsa keygen on CPython, median of 3", fw_cpython, "ms")
+    ctx.report(
+        "Miller-Rabin candidates per key, median",
+        ctx.median(out["candidates"]),
+        "",
+        "two primes",
+    )
+    ctx.report(
+        "base-2 round by doubling / pow(2, d, n)",
+        out["pow2_ms"] / out["pow2_builtin_ms"],
+        "x",
+        "%.1f vs %.1f ms" % (out["pow2_ms"], out["pow2_builtin_ms"]),
+    )
+    ctx.report(
+        "sieve: one window of 2048 odd candidates",
+        out["window_ms"],
+        "ms",
+        "%d survivors, of which making the small primes %.1f ms" % (out["survivors"], out["gaps_ms"]),
+    )
+    ctx.report("RSA-2048 sign (CRT, blinded, checked), SHA-256", out["sign_ms"], "ms/op")
+    ctx.report("RSA-2048 verify, SHA-256, 1000-byte message", out["verify_ms"], "ms/op")
+    ctx.report("expected RSA-2048 keygen on an ESP32 (~40x)", keygen * 40 / 1000, "s", "estimate")
+
+    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN, 16, 128)
+    ctx.report("smallest heap: keygen 2048 + sign (.mpy)", kb if kb else ">128", "KB", "target <= 64")
+    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN_STORE, 16, 128)
+    ctx.report(
+        "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">128", "KB", "target <= 64"
+    )
