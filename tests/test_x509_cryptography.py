@@ -440,3 +440,68 @@ def test_signatures_fail_against_other_ca(parsed):
     for i, got in enumerate(lines):
         assert got["wrong_issuer"] is not None, i
         assert "does not match" in got["wrong_issuer"] or "bad signature" in got["wrong_issuer"], got
+
+
+OTHER_ALGORITHMS = r"""
+import json
+from upki import x509
+out = {}
+for name in ('ec_by_ec', 'rsa_by_ec', 'ec_by_rsa', 'pss', 'issuer_ec', 'issuer_rsa'):
+    out[name] = x509.Certificate(open(%(d)r + '/' + name + '.der', 'rb').read())
+r = {}
+for name, issuer in (('ec_by_ec', 'issuer_ec'), ('rsa_by_ec', 'issuer_ec'), ('ec_by_rsa', 'issuer_rsa'),
+                     ('pss', 'issuer_rsa')):
+    c = out[name]
+    try:
+        c.public_key()
+        pk = 'rsa'
+    except ValueError as e:
+        pk = str(e)
+    r[name] = {'error': c.signature_error(out[issuer]), 'ok': c.verify_signature(out[issuer]),
+               'numbers': list(c.rsa_public_numbers()) if c.rsa_public_numbers()[0] is None else 'rsa',
+               'bits': c.key_bits, 'public_key': pk, 'alg': c.public_key_algorithm,
+               'subject': str(c.subject)}
+# an RSA-signed certificate checked against an EC issuer key
+r['wrong_key_type'] = out['ec_by_rsa'].signature_error(out['issuer_ec'])
+print(json.dumps(r))
+"""
+
+
+def test_other_algorithms_are_reported_not_crashed(tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from mpy import run_json
+
+    rsa_key = _key("2048")
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    t0 = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+    t1 = datetime.datetime(2030, 1, 1, tzinfo=UTC)
+
+    def make(name, subject_key, issuer_name, signing_key, **sign_kw):
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+                .public_key(subject_key.public_key()).serial_number(7)
+                .not_valid_before(t0).not_valid_after(t1)
+                .sign(signing_key, hashes.SHA256(), **sign_kw))
+        (tmp_path / (name + ".der")).write_bytes(cert.public_bytes(serialization.Encoding.DER))
+
+    make("issuer_ec", ec_key, "issuer_ec", ec_key)
+    make("issuer_rsa", rsa_key, "issuer_rsa", rsa_key)
+    make("ec_by_ec", ec_key, "issuer_ec", ec_key)
+    make("rsa_by_ec", rsa_key, "issuer_ec", ec_key)
+    make("ec_by_rsa", ec_key, "issuer_rsa", rsa_key)
+    make("pss", rsa_key, "issuer_rsa", rsa_key,
+         rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32))
+    r = run_json(OTHER_ALGORITHMS % {"d": str(tmp_path)})
+    assert r["ec_by_ec"]["error"] == "unsupported signature algorithm ecdsa-with-SHA256"
+    assert r["rsa_by_ec"]["error"] == "unsupported signature algorithm ecdsa-with-SHA256"
+    assert r["pss"]["error"] == "unsupported signature algorithm rsassaPss"
+    assert r["ec_by_rsa"]["error"] is None and r["ec_by_rsa"]["ok"] is True
+    assert r["wrong_key_type"] == "unsupported issuer key algorithm ecPublicKey"
+    for name in ("ec_by_ec", "rsa_by_ec", "pss"):
+        assert r[name]["ok"] is False
+    ec_info = r["ec_by_ec"]
+    assert ec_info["numbers"] == [None, None] and ec_info["bits"] is None
+    assert ec_info["alg"] == "1.2.840.10045.2.1" and ec_info["public_key"] == "not an RSA key: ecPublicKey"
+    assert r["rsa_by_ec"]["public_key"] == "rsa" and r["rsa_by_ec"]["subject"] == "CN = rsa_by_ec"

@@ -231,6 +231,10 @@ def decode_named_bits(buf, start, end):
     return out
 
 
+def decode_octet_string(buf, start, end):
+    return buf[start:end]
+
+
 def decode_null(buf, start, end):
     if end != start:
         raise DERError("NULL with %d content bytes at offset %d" % (end - start, start))

@@ -428,7 +428,8 @@ class Certificate:
 
     @property
     def public_key_algorithm(self):
-        return parse_algorithm(self.der, self._spki[0], self._spki[1])[0]
+        s, e = der.expect(self.der, self._spki[0], self._spki[1], _SEQUENCE)
+        return parse_algorithm(self.der, s, e)[0]
 
     def rsa_public_numbers(self):
         """(n, e) of an RSA key; (None, None) for other key types."""

@@ -82,6 +82,8 @@ def test_public_key_info():
     c = x509.Certificate(LEAF)
     alg, n, e = x509.parse_rsa_public_key_info(c.public_key_info, 0, len(c.public_key_info))
     assert alg == "1.2.840.113549.1.1.1" and n == c.modulus and e == 65537
+    assert c.public_key_algorithm == alg
+    assert c.public_key().n == n
 
 
 def test_pem_round_trip():
