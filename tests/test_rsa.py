@@ -37,6 +37,28 @@ class Seeded:
 '''
 
 
+def _is_probable_prime(n, rounds=32):
+    # An independent Miller-Rabin on CPython (random bases from the secrets module)
+    import secrets
+
+    if n < 4 or n % 2 == 0:
+        return n in (2, 3)
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d, s = d // 2, s + 1
+    for _ in range(rounds):
+        x = pow(2 + secrets.randbelow(n - 3), d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
 def _generate_on_port(bits):
     code = (
         "import json, binascii\n"
@@ -67,6 +89,8 @@ def test_key_generated_on_port_checked_by_cryptography(bits):
     assert pn.e == 65537
     p, q = nums.p, nums.q
     assert p.bit_length() == q.bit_length() == bits // 2
+    assert _is_probable_prime(p) and _is_probable_prime(q)
+    assert p * q == pn.n and pn.n.bit_length() == bits
     assert abs(p - q) > 1 << (bits // 2 - 100)
     assert nums.d > 1 << (bits // 2)
     assert (p - 1) % 65537 and (q - 1) % 65537
