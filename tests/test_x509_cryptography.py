@@ -33,8 +33,16 @@ HASHES = {
 }
 # What upki.x509 treats as understood (the rest, when critical, is flagged).
 UNDERSTOOD = {
-    "2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.17", "2.5.29.18", "2.5.29.31",
-    "2.5.29.35", "2.5.29.14", "2.5.29.32", "1.3.6.1.5.5.7.1.1",
+    "2.5.29.19",
+    "2.5.29.15",
+    "2.5.29.37",
+    "2.5.29.17",
+    "2.5.29.18",
+    "2.5.29.31",
+    "2.5.29.35",
+    "2.5.29.14",
+    "2.5.29.32",
+    "1.3.6.1.5.5.7.1.1",
 }
 KU_FIELDS = (
     ("digital_signature", "digitalSignature"),
@@ -46,20 +54,43 @@ KU_FIELDS = (
     ("crl_sign", "cRLSign"),
 )
 IOS_NAMES = {
-    "2.5.4.3": "CN", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.7": "L", "2.5.4.8": "ST",
-    "2.5.4.6": "C", "1.2.840.113549.1.9.1": "E", "2.5.4.5": "serialNumber",
-    "0.9.2342.19200300.100.1.25": "DC", "2.5.4.12": "title", "2.5.4.42": "GN", "2.5.4.4": "SN",
-    "1.2.840.113549.1.9.2": "unstructuredName", "1.2.840.113549.1.9.8": "unstructuredAddress",
-    "2.5.4.9": "street", "2.5.4.43": "initials",
+    "2.5.4.3": "CN",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.6": "C",
+    "1.2.840.113549.1.9.1": "E",
+    "2.5.4.5": "serialNumber",
+    "0.9.2342.19200300.100.1.25": "DC",
+    "2.5.4.12": "title",
+    "2.5.4.42": "GN",
+    "2.5.4.4": "SN",
+    "1.2.840.113549.1.9.2": "unstructuredName",
+    "1.2.840.113549.1.9.8": "unstructuredAddress",
+    "2.5.4.9": "street",
+    "2.5.4.43": "initials",
 }
 
-TEXTS = ["boulder", "cisco lab", "caf\u00e9", "\u6771\u4eac", "Stra\u00dfe 5", "r\u00e9seau \U0001f600",
-         "x", "a" * 64, "Jos\u00e9 Mar\u00eda", "\u0417\u0434\u0440\u0430\u0432\u0441\u0442\u0432\u0443\u0439"]
+TEXTS = [
+    "boulder",
+    "cisco lab",
+    "caf\u00e9",
+    "\u6771\u4eac",
+    "Stra\u00dfe 5",
+    "r\u00e9seau \U0001f600",
+    "x",
+    "a" * 64,
+    "Jos\u00e9 Mar\u00eda",
+    "\u0417\u0434\u0440\u0430\u0432\u0441\u0442\u0432\u0443\u0439",
+]
 ASCII = ["boulder", "cisco", "lab 1", "R1-gw.example.com", "Eng (west)", "a.b-c"]
 
 
 def _key(name):
-    return serialization.load_der_private_key((DATA / ("x509_key_%s.der" % name)).read_bytes(), None)
+    return serialization.load_der_private_key(
+        (DATA / ("x509_key_%s.der" % name)).read_bytes(), None
+    )
 
 
 def _attr(rng):
@@ -72,20 +103,46 @@ def _attr(rng):
     if kind == 2:
         return x509.NameAttribute(NameOID.DOMAIN_COMPONENT, rng.choice(["com", "example", "lab"]))
     if kind == 3:
-        return x509.NameAttribute(NameOID.SERIAL_NUMBER, "FTX%d" % rng.randrange(10**8),
-                                  _type=_ASN1Type.PrintableString)
+        return x509.NameAttribute(
+            NameOID.SERIAL_NUMBER, "FTX%d" % rng.randrange(10**8), _type=_ASN1Type.PrintableString
+        )
     if kind == 4:
-        return x509.NameAttribute(ObjectIdentifier("1.2.840.113549.1.9.2"), "r%d.example.com" % kind,
-                                  _type=_ASN1Type.IA5String)
+        return x509.NameAttribute(
+            ObjectIdentifier("1.2.840.113549.1.9.2"),
+            "r%d.example.com" % kind,
+            _type=_ASN1Type.IA5String,
+        )
     if kind == 5:
-        return x509.NameAttribute(ObjectIdentifier("1.2.840.113549.1.9.8"), "10.0.%d.1" % rng.randrange(256),
-                                  _type=_ASN1Type.PrintableString)
-    attr_oid = rng.choice([NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME,
-                           NameOID.LOCALITY_NAME, NameOID.STATE_OR_PROVINCE_NAME, NameOID.TITLE,
-                           NameOID.GIVEN_NAME, NameOID.SURNAME, NameOID.STREET_ADDRESS, NameOID.INITIALS])
-    stype = rng.choice([_ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.IA5String,
-                        _ASN1Type.BMPString, _ASN1Type.T61String, _ASN1Type.UniversalString,
-                        _ASN1Type.VisibleString])
+        return x509.NameAttribute(
+            ObjectIdentifier("1.2.840.113549.1.9.8"),
+            "10.0.%d.1" % rng.randrange(256),
+            _type=_ASN1Type.PrintableString,
+        )
+    attr_oid = rng.choice(
+        [
+            NameOID.COMMON_NAME,
+            NameOID.ORGANIZATION_NAME,
+            NameOID.ORGANIZATIONAL_UNIT_NAME,
+            NameOID.LOCALITY_NAME,
+            NameOID.STATE_OR_PROVINCE_NAME,
+            NameOID.TITLE,
+            NameOID.GIVEN_NAME,
+            NameOID.SURNAME,
+            NameOID.STREET_ADDRESS,
+            NameOID.INITIALS,
+        ]
+    )
+    stype = rng.choice(
+        [
+            _ASN1Type.UTF8String,
+            _ASN1Type.PrintableString,
+            _ASN1Type.IA5String,
+            _ASN1Type.BMPString,
+            _ASN1Type.T61String,
+            _ASN1Type.UniversalString,
+            _ASN1Type.VisibleString,
+        ]
+    )
     if stype in (_ASN1Type.PrintableString, _ASN1Type.IA5String, _ASN1Type.VisibleString):
         value = rng.choice(ASCII)
     elif stype == _ASN1Type.BMPString:
@@ -119,11 +176,26 @@ def _serial(rng, nbytes):
 
 
 VALIDITY = [
-    (datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC), datetime.datetime(2050, 1, 1, tzinfo=UTC)),
-    (datetime.datetime(1950, 1, 1, tzinfo=UTC), datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC)),
-    (datetime.datetime(2050, 1, 1, 0, 0, 1, tzinfo=UTC), datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
-    (datetime.datetime(2000, 2, 29, 12, 0, tzinfo=UTC), datetime.datetime(2100, 2, 28, tzinfo=UTC)),
-    (datetime.datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC), datetime.datetime(2000, 1, 1, tzinfo=UTC)),
+    (
+        datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime.datetime(2050, 1, 1, tzinfo=UTC),
+    ),
+    (
+        datetime.datetime(1950, 1, 1, tzinfo=UTC),
+        datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ),
+    (
+        datetime.datetime(2050, 1, 1, 0, 0, 1, tzinfo=UTC),
+        datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ),
+    (
+        datetime.datetime(2000, 2, 29, 12, 0, tzinfo=UTC),
+        datetime.datetime(2100, 2, 28, tzinfo=UTC),
+    ),
+    (
+        datetime.datetime(1999, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime.datetime(2000, 1, 1, tzinfo=UTC),
+    ),
 ]
 
 
@@ -140,21 +212,33 @@ def _extensions(rng, builder, subject_key, issuer_ski, empty_subject):
         ca = rng.random() < 0.3
         builder = builder.add_extension(
             x509.BasicConstraints(ca=ca, path_length=rng.choice([None, 0, 1, 5]) if ca else None),
-            critical=rng.random() < 0.5)
+            critical=rng.random() < 0.5,
+        )
     if rng.random() < 0.7:
         bits = {f: rng.random() < 0.4 for f, _ in KU_FIELDS}
         if not any(bits.values()):
             bits["digital_signature"] = True
         ka = bits["key_agreement"]
         builder = builder.add_extension(
-            x509.KeyUsage(encipher_only=ka and rng.random() < 0.5, decipher_only=ka and rng.random() < 0.5,
-                          **bits),
-            critical=rng.random() < 0.7)
+            x509.KeyUsage(
+                encipher_only=ka and rng.random() < 0.5,
+                decipher_only=ka and rng.random() < 0.5,
+                **bits,
+            ),
+            critical=rng.random() < 0.7,
+        )
     if rng.random() < 0.5:
-        ekus = rng.sample([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH,
-                           ExtendedKeyUsageOID.CODE_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION,
-                           ExtendedKeyUsageOID.OCSP_SIGNING, ObjectIdentifier("1.3.6.1.5.5.7.3.17")],
-                          rng.randint(1, 3))
+        ekus = rng.sample(
+            [
+                ExtendedKeyUsageOID.SERVER_AUTH,
+                ExtendedKeyUsageOID.CLIENT_AUTH,
+                ExtendedKeyUsageOID.CODE_SIGNING,
+                ExtendedKeyUsageOID.EMAIL_PROTECTION,
+                ExtendedKeyUsageOID.OCSP_SIGNING,
+                ObjectIdentifier("1.3.6.1.5.5.7.3.17"),
+            ],
+            rng.randint(1, 3),
+        )
         builder = builder.add_extension(x509.ExtendedKeyUsage(ekus), critical=False)
     if empty_subject or rng.random() < 0.6:
         names = []
@@ -172,26 +256,50 @@ def _extensions(rng, builder, subject_key, issuer_ski, empty_subject):
             elif k == 3:
                 names.append(x509.RFC822Name("ops%d@example.net" % rng.randrange(100)))
             else:
-                names.append(x509.UniformResourceIdentifier("http://pki.example.com/%d" % rng.randrange(100)))
+                names.append(
+                    x509.UniformResourceIdentifier(
+                        "http://pki.example.com/%d" % rng.randrange(100)
+                    )
+                )
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=empty_subject)
     if rng.random() < 0.4:
-        dps = [x509.DistributionPoint([x509.UniformResourceIdentifier("http://crl%d.example/%d.crl" % (j, rng.randrange(9)))],
-                                      None, None, None) for j in range(rng.randint(1, 2))]
+        dps = [
+            x509.DistributionPoint(
+                [
+                    x509.UniformResourceIdentifier(
+                        "http://crl%d.example/%d.crl" % (j, rng.randrange(9))
+                    )
+                ],
+                None,
+                None,
+                None,
+            )
+            for j in range(rng.randint(1, 2))
+        ]
         builder = builder.add_extension(x509.CRLDistributionPoints(dps), critical=False)
     if issuer_ski is not None and rng.random() < 0.6:
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski), critical=False)
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(issuer_ski),
+            critical=False,
+        )
     if rng.random() < 0.5:
-        builder = builder.add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()),
-                                        critical=False)
+        builder = builder.add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False
+        )
     if rng.random() < 0.15:
         builder = builder.add_extension(
-            x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.99999.%d" % rng.randrange(9)), b"\x05\x00"),
-            critical=rng.random() < 0.7)
+            x509.UnrecognizedExtension(
+                ObjectIdentifier("1.3.6.1.4.1.99999.%d" % rng.randrange(9)), b"\x05\x00"
+            ),
+            critical=rng.random() < 0.7,
+        )
     if rng.random() < 0.1:
         builder = builder.add_extension(
-            x509.CertificatePolicies([x509.PolicyInformation(ObjectIdentifier("2.5.29.32.0"), None)]),
-            critical=True)
+            x509.CertificatePolicies(
+                [x509.PolicyInformation(ObjectIdentifier("2.5.29.32.0"), None)]
+            ),
+            critical=True,
+        )
     return builder
 
 
@@ -207,10 +315,10 @@ def _resign(cert, key, hash_name):
     assert d.count(sha256_alg) == 2
     d = bytearray(d.replace(sha256_alg, sha256_alg[:-1] + last))
     assert d[0:2] == b"\x30\x82"
-    tbs = bytes(d[4:4 + len(cert.tbs_certificate_bytes)])
+    tbs = bytes(d[4 : 4 + len(cert.tbs_certificate_bytes)])
     sig = key.sign(tbs, padding.PKCS1v15(), algorithm)
     assert len(sig) == len(cert.signature)
-    d[len(d) - len(sig):] = sig
+    d[len(d) - len(sig) :] = sig
     return x509.load_der_x509_certificate(bytes(d))
 
 
@@ -225,16 +333,31 @@ def build_corpus():
     t0 = datetime.datetime(2020, 1, 1, tzinfo=UTC)
     t1 = datetime.datetime(2060, 1, 1, tzinfo=UTC)
     cas = []  # (cert, key, ski)
-    spec = [("4096", None, "sha256"), ("1024", None, "sha1"), ("2048b", 0, "sha384"), ("3072", 0, "sha512")]
+    spec = [
+        ("4096", None, "sha256"),
+        ("1024", None, "sha1"),
+        ("2048b", 0, "sha384"),
+        ("3072", 0, "sha512"),
+    ]
     for i, (kname, parent, h) in enumerate(spec):
         key = keys[kname]
-        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "upki test"),
-                          x509.NameAttribute(NameOID.COMMON_NAME, "CA %d" % i)])
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "upki test"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "CA %d" % i),
+            ]
+        )
         ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        b = (x509.CertificateBuilder().subject_name(name).public_key(key.public_key())
-             .serial_number(100 + i).not_valid_before(t0).not_valid_after(t1)
-             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-             .add_extension(ski, critical=False))
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .public_key(key.public_key())
+            .serial_number(100 + i)
+            .not_valid_before(t0)
+            .not_valid_after(t1)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(ski, critical=False)
+        )
         if parent is None:
             cert = _sign(b.issuer_name(name), key, h)
         else:
@@ -251,9 +374,15 @@ def build_corpus():
         subject = _name(rng, allow_empty=True)
         empty = len(subject.rdns) == 0
         nb, na = _validity(rng, i)
-        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_cert.subject)
-             .public_key(subject_key.public_key()).serial_number(_serial(rng, 1 + i % 20))
-             .not_valid_before(nb).not_valid_after(na))
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(subject_key.public_key())
+            .serial_number(_serial(rng, 1 + i % 20))
+            .not_valid_before(nb)
+            .not_valid_after(na)
+        )
         b = _extensions(rng, b, subject_key, ca_ski if rng.random() < 0.8 else None, empty)
         h = "md5" if i % 40 == 7 else rng.choice(["sha1", "sha256", "sha384", "sha512"])
         cert = _sign(b, ca_key, h)
@@ -266,13 +395,18 @@ def _rdns(name):
 
 
 def _ios(name):
-    return ", ".join(" + ".join("%s = %s" % (IOS_NAMES.get(a.oid.dotted_string, a.oid.dotted_string), a.value)
-                                for a in rdn) for rdn in reversed(name.rdns))
+    return ", ".join(
+        " + ".join(
+            "%s = %s" % (IOS_NAMES.get(a.oid.dotted_string, a.oid.dotted_string), a.value)
+            for a in rdn
+        )
+        for rdn in reversed(name.rdns)
+    )
 
 
 def _fp(data, h):
     hx = hashlib.new(h, data).hexdigest().upper()
-    return " ".join(hx[i:i + 8] for i in range(0, len(hx), 8))
+    return " ".join(hx[i : i + 8] for i in range(0, len(hx), 8))
 
 
 def _expected(cert):
@@ -291,10 +425,22 @@ def _expected(cert):
         "bits": cert.public_key().key_size,
         "tbs": hashlib.sha256(cert.tbs_certificate_bytes).hexdigest(),
         "sig": cert.signature.hex(),
-        "spki": hashlib.sha256(cert.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).hexdigest(),
-        "fp": [_fp(cert.public_bytes(serialization.Encoding.DER), h) for h in ("md5", "sha1", "sha256")],
-        "bc": None, "ku": None, "eku": None, "san": None, "crldp": None, "aki": None, "ski": None,
+        "spki": hashlib.sha256(
+            cert.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        ).hexdigest(),
+        "fp": [
+            _fp(cert.public_bytes(serialization.Encoding.DER), h)
+            for h in ("md5", "sha1", "sha256")
+        ],
+        "bc": None,
+        "ku": None,
+        "eku": None,
+        "san": None,
+        "crldp": None,
+        "aki": None,
+        "ski": None,
         "unknown": [o for o, e in ext.items() if e.critical and o not in UNDERSTOOD],
     }
     if "2.5.29.19" in ext:
@@ -304,16 +450,23 @@ def _expected(cert):
         v = ext["2.5.29.15"].value
         ku = [name for f, name in KU_FIELDS if getattr(v, f)]
         if v.key_agreement:
-            ku += [n for f, n in (("encipher_only", "encipherOnly"), ("decipher_only", "decipherOnly"))
-                   if getattr(v, f)]
+            ku += [
+                n
+                for f, n in (("encipher_only", "encipherOnly"), ("decipher_only", "decipherOnly"))
+                if getattr(v, f)
+            ]
         out["ku"] = sorted(ku)
     if "2.5.29.37" in ext:
         out["eku"] = [o.dotted_string for o in ext["2.5.29.37"].value]
     if "2.5.29.17" in ext:
         san = []
         for g in ext["2.5.29.17"].value:
-            kind = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
-                    x509.UniformResourceIdentifier: "URI"}[type(g)]
+            kind = {
+                x509.DNSName: "DNS",
+                x509.IPAddress: "IP",
+                x509.RFC822Name: "email",
+                x509.UniformResourceIdentifier: "URI",
+            }[type(g)]
             san.append([kind, str(g.value)])
         out["san"] = san
     if "2.5.29.31" in ext:
@@ -384,14 +537,23 @@ def parsed(tmp_path_factory):
     (d / "blob.der").write_bytes(b"".join(parts))
     (d / "index.json").write_text(json.dumps(index))
     start = time.monotonic()
-    r = run_micropython(["-c", PARSER % {"blob": str(d / "blob.der"), "index": str(d / "index.json")}],
-                        timeout=240)
+    r = run_micropython(
+        ["-c", PARSER % {"blob": str(d / "blob.der"), "index": str(d / "index.json")}], timeout=240
+    )
     elapsed = time.monotonic() - start
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     stats = lines.pop()
-    print("\n%d certificates on the Unix port in %.2f s: parse %.2f ms/cert, signature check %.2f ms/cert"
-          % (len(lines), elapsed, stats["parse_us"] / 1000 / len(lines), stats["verify_us"] / 1000 / len(lines)))
+    print(
+        "\n%d certificates on the Unix port in %.2f s: "
+        "parse %.2f ms/cert, signature check %.2f ms/cert"
+        % (
+            len(lines),
+            elapsed,
+            stats["parse_us"] / 1000 / len(lines),
+            stats["verify_us"] / 1000 / len(lines),
+        )
+    )
     return certs, lines
 
 
@@ -402,20 +564,57 @@ def test_corpus_is_varied(parsed):
     assert min(serial_lengths) == 1 and max(serial_lengths) == 20
     assert {c.public_key().key_size for c, _ in certs} == {1024, 2048, 3072, 4096}
     algs = {c.signature_algorithm_oid.dotted_string for c, _ in certs}
-    assert {"1.2.840.113549.1.1.4", "1.2.840.113549.1.1.5", "1.2.840.113549.1.1.11",
-            "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13"} <= algs
+    assert {
+        "1.2.840.113549.1.1.4",
+        "1.2.840.113549.1.1.5",
+        "1.2.840.113549.1.1.11",
+        "1.2.840.113549.1.1.12",
+        "1.2.840.113549.1.1.13",
+    } <= algs
     ders = [c.public_bytes(serialization.Encoding.DER) for c, _ in certs]
-    assert sum(b"\x18\x0f2050" in d for d in ders) > 5 and sum(b"\x17\x0d491231235959Z" in d for d in ders) > 5
+    assert (
+        sum(b"\x18\x0f2050" in d for d in ders) > 5
+        and sum(b"\x17\x0d491231235959Z" in d for d in ders) > 5
+    )
     multi = sum(any(len(rdn) > 1 for rdn in c.subject.rdns) for c, _ in certs)
     assert multi > 20
     types = {a._type for c, _ in certs for a in c.subject}
-    assert {_ASN1Type.UTF8String, _ASN1Type.PrintableString, _ASN1Type.IA5String, _ASN1Type.BMPString,
-            _ASN1Type.T61String, _ASN1Type.UniversalString, _ASN1Type.VisibleString} <= types
+    assert {
+        _ASN1Type.UTF8String,
+        _ASN1Type.PrintableString,
+        _ASN1Type.IA5String,
+        _ASN1Type.BMPString,
+        _ASN1Type.T61String,
+        _ASN1Type.UniversalString,
+        _ASN1Type.VisibleString,
+    } <= types
 
 
-FIELDS = ("version", "serial", "sig_alg", "issuer", "subject", "subject_text", "not_before", "not_after",
-          "n", "e", "bits", "tbs", "sig", "spki", "fp", "bc", "ku", "eku", "san", "crldp", "aki", "ski",
-          "unknown")
+FIELDS = (
+    "version",
+    "serial",
+    "sig_alg",
+    "issuer",
+    "subject",
+    "subject_text",
+    "not_before",
+    "not_after",
+    "n",
+    "e",
+    "bits",
+    "tbs",
+    "sig",
+    "spki",
+    "fp",
+    "bc",
+    "ku",
+    "eku",
+    "san",
+    "crldp",
+    "aki",
+    "ski",
+    "unknown",
+)
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -439,7 +638,9 @@ def test_signatures_fail_against_other_ca(parsed):
     certs, lines = parsed
     for i, got in enumerate(lines):
         assert got["wrong_issuer"] is not None, i
-        assert "does not match" in got["wrong_issuer"] or "bad signature" in got["wrong_issuer"], got
+        assert "does not match" in got["wrong_issuer"] or "bad signature" in got["wrong_issuer"], (
+            got
+        )
 
 
 OTHER_ALGORITHMS = r"""
@@ -449,16 +650,17 @@ out = {}
 for name in ('ec_by_ec', 'rsa_by_ec', 'ec_by_rsa', 'pss', 'issuer_ec', 'issuer_rsa'):
     out[name] = x509.Certificate(open(%(d)r + '/' + name + '.der', 'rb').read())
 r = {}
-for name, issuer in (('ec_by_ec', 'issuer_ec'), ('rsa_by_ec', 'issuer_ec'), ('ec_by_rsa', 'issuer_rsa'),
-                     ('pss', 'issuer_rsa')):
+for name, issuer in (('ec_by_ec', 'issuer_ec'), ('rsa_by_ec', 'issuer_ec'),
+                     ('ec_by_rsa', 'issuer_rsa'), ('pss', 'issuer_rsa')):
     c = out[name]
     try:
         c.public_key()
         pk = 'rsa'
     except ValueError as e:
         pk = str(e)
+    numbers = c.rsa_public_numbers()
     r[name] = {'error': c.signature_error(out[issuer]), 'ok': c.verify_signature(out[issuer]),
-               'numbers': list(c.rsa_public_numbers()) if c.rsa_public_numbers()[0] is None else 'rsa',
+               'numbers': list(numbers) if numbers[0] is None else 'rsa',
                'bits': c.key_bits, 'public_key': pk, 'alg': c.public_key_algorithm,
                'subject': str(c.subject)}
 # an RSA-signed certificate checked against an EC issuer key
@@ -478,12 +680,16 @@ def test_other_algorithms_are_reported_not_crashed(tmp_path):
     t1 = datetime.datetime(2030, 1, 1, tzinfo=UTC)
 
     def make(name, subject_key, issuer_name, signing_key, **sign_kw):
-        cert = (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-                .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
-                .public_key(subject_key.public_key()).serial_number(7)
-                .not_valid_before(t0).not_valid_after(t1)
-                .sign(signing_key, hashes.SHA256(), **sign_kw))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name)]))
+            .public_key(subject_key.public_key())
+            .serial_number(7)
+            .not_valid_before(t0)
+            .not_valid_after(t1)
+            .sign(signing_key, hashes.SHA256(), **sign_kw)
+        )
         (tmp_path / (name + ".der")).write_bytes(cert.public_bytes(serialization.Encoding.DER))
 
     make("issuer_ec", ec_key, "issuer_ec", ec_key)
@@ -491,8 +697,13 @@ def test_other_algorithms_are_reported_not_crashed(tmp_path):
     make("ec_by_ec", ec_key, "issuer_ec", ec_key)
     make("rsa_by_ec", rsa_key, "issuer_ec", ec_key)
     make("ec_by_rsa", ec_key, "issuer_rsa", rsa_key)
-    make("pss", rsa_key, "issuer_rsa", rsa_key,
-         rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32))
+    make(
+        "pss",
+        rsa_key,
+        "issuer_rsa",
+        rsa_key,
+        rsa_padding=padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+    )
     r = run_json(OTHER_ALGORITHMS % {"d": str(tmp_path)})
     assert r["ec_by_ec"]["error"] == "unsupported signature algorithm ecdsa-with-SHA256"
     assert r["rsa_by_ec"]["error"] == "unsupported signature algorithm ecdsa-with-SHA256"
@@ -503,5 +714,8 @@ def test_other_algorithms_are_reported_not_crashed(tmp_path):
         assert r[name]["ok"] is False
     ec_info = r["ec_by_ec"]
     assert ec_info["numbers"] == [None, None] and ec_info["bits"] is None
-    assert ec_info["alg"] == "1.2.840.10045.2.1" and ec_info["public_key"] == "not an RSA key: ecPublicKey"
+    assert (
+        ec_info["alg"] == "1.2.840.10045.2.1"
+        and ec_info["public_key"] == "not an RSA key: ecPublicKey"
+    )
     assert r["rsa_by_ec"]["public_key"] == "rsa" and r["rsa_by_ec"]["subject"] == "CN = rsa_by_ec"

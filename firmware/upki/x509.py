@@ -226,7 +226,8 @@ def parse_general_names(buf, start, end):
 
 
 def parse_algorithm(buf, start, end):
-    """AlgorithmIdentifier TLV at start: (dotted OID, (params_start, params_end) or None, tlv_end)."""
+    """AlgorithmIdentifier TLV at start: (dotted OID, (params_start,
+    params_end) or None, end of the TLV)."""
     s, e = der.expect(buf, start, end, _SEQUENCE)
     os_, oe = der.expect(buf, s, e, _OID)
     params = None
@@ -282,7 +283,9 @@ def check_signature(sig_alg, message, signature, public_key):
         except (ValueError, PKIError) as ex:
             return "issuer key unusable: %s" % ex
         if n is None:
-            return "unsupported issuer key algorithm %s" % oid.name(public_key.public_key_algorithm)
+            return "unsupported issuer key algorithm %s" % oid.name(
+                public_key.public_key_algorithm
+            )
         public_key = (n, e)
     from upki import rsa
 
@@ -362,9 +365,13 @@ class Certificate:
                     raise DERError("extensions in a version %d certificate" % self.version)
                 self._extensions = der.expect(buf, s2, e2, _SEQUENCE)
                 if self._extensions[1] != e2:
-                    raise DERError("trailing data after extensions at offset %d" % self._extensions[1])
+                    raise DERError(
+                        "trailing data after extensions at offset %d" % self._extensions[1]
+                    )
             else:
-                raise DERError("unexpected %s in TBSCertificate at offset %d" % (der.tag_name(t), pos))
+                raise DERError(
+                    "unexpected %s in TBSCertificate at offset %d" % (der.tag_name(t), pos)
+                )
             pos = e2
         self._ext_cache = None
 

@@ -13,15 +13,23 @@ def test_parse_dn():
     rdns = csr.parse_dn("CN=r1.lab.example, OU=lab + L=boulder, O=cisco, C=US")
     assert rdns[0] == [("2.5.4.6", "US")]
     assert rdns[2] == [("2.5.4.11", "lab"), ("2.5.4.7", "boulder")]
-    assert x509.format_name(rdns) == "CN = r1.lab.example, OU = lab + L = boulder, O = cisco, C = US"
+    assert (
+        x509.format_name(rdns) == "CN = r1.lab.example, OU = lab + L = boulder, O = cisco, C = US"
+    )
     assert csr.parse_dn(r"O=a\, b") == [[("2.5.4.10", "a, b")]]
-    assert csr.parse_dn("e=a@b.c, serialnumber=123, hostname=x.y")[0] == [("1.2.840.113549.1.9.2", "x.y")]
+    assert csr.parse_dn("e=a@b.c, serialnumber=123, hostname=x.y")[0] == [
+        ("1.2.840.113549.1.9.2", "x.y")
+    ]
     raises(ValueError, csr.parse_dn, "nonsense")
     raises(ValueError, csr.parse_dn, "XYZ=1")
 
 
 def test_encode_name_round_trip():
-    rdns = [[("2.5.4.6", "US")], [("2.5.4.10", "caf\u00e9")], [("1.2.840.113549.1.9.1", "a@b.c"), ("2.5.4.3", "x")]]
+    rdns = [
+        [("2.5.4.6", "US")],
+        [("2.5.4.10", "caf\u00e9")],
+        [("1.2.840.113549.1.9.1", "a@b.c"), ("2.5.4.3", "x")],
+    ]
     b = csr.encode_name(rdns)
     t, s, e = der.read_single(b)
     got = x509.parse_name(b, s, e)
@@ -36,7 +44,15 @@ def test_encode_name_round_trip():
 
 def test_parse_ip():
     assert csr.parse_ip("10.1.2.3") == b"\x0a\x01\x02\x03"
-    for text in ("2001:db8::1", "::", "::1", "fe80::1:0:0:1", "2001:db8:0:1:1:1:1:1", "1::", "1:0:0:2::3"):
+    for text in (
+        "2001:db8::1",
+        "::",
+        "::1",
+        "fe80::1:0:0:1",
+        "2001:db8:0:1:1:1:1:1",
+        "1::",
+        "1:0:0:2::3",
+    ):
         assert x509.format_ip(csr.parse_ip(text)) == text, text
     for bad in ("1.2.3", "1.2.3.256", "1::2::3", "1:2:3", "12345::", "a.b.c.d", "g::1"):
         raises(ValueError, csr.parse_ip, bad)
@@ -45,14 +61,18 @@ def test_parse_ip():
 def test_ios_subject():
     rdns = csr.ios_subject("r1.example.com", "OU=lab, O=cisco, C=US", "FTX1234", "10.0.0.1")
     text = x509.format_name(rdns)
-    assert text.startswith("unstructuredName = r1.example.com + unstructuredAddress = 10.0.0.1 + "
-                           "serialNumber = FTX1234, CN = r1.example.com, OU = lab"), text
+    assert text.startswith(
+        "unstructuredName = r1.example.com + unstructuredAddress = 10.0.0.1 + "
+        "serialNumber = FTX1234, CN = r1.example.com, OU = lab"
+    ), text
     assert text.endswith("O = cisco, C = US")
     # a configured CN wins over the FQDN
     rdns = csr.ios_subject("r1.example.com", "CN=vpn-gw, O=cisco")
     assert [a for rdn in rdns for a in rdn if a[0] == oid.CN] == [(oid.CN, "vpn-gw")]
-    assert csr.ios_subject("r1.example.com") == [[(oid.CN, "r1.example.com")],
-                                                 [(oid.UNSTRUCTURED_NAME, "r1.example.com")]]
+    assert csr.ios_subject("r1.example.com") == [
+        [(oid.CN, "r1.example.com")],
+        [(oid.UNSTRUCTURED_NAME, "r1.example.com")],
+    ]
     raises(ValueError, csr.ios_subject)
     raises(ValueError, csr.ios_subject, "r1", None, None, "10.0.0.300")
 
@@ -84,15 +104,25 @@ def _read_request(data):
 
 
 def test_request_reads_back_and_verifies():
-    data = csr.ios_request(KEY, "r1.example.com", "O=cisco, C=US", "SN42", "192.0.2.7",
-                           challenge_password="s3cret", usage="signature", hash_name="sha1")
+    data = csr.ios_request(
+        KEY,
+        "r1.example.com",
+        "O=cisco, C=US",
+        "SN42",
+        "192.0.2.7",
+        challenge_password="s3cret",
+        usage="signature",
+        hash_name="sha1",
+    )
     subject, spki, attrs, sig_alg, info, sig = _read_request(data)
     assert subject[0] == [("2.5.4.6", "US")] and subject[2] == [(oid.CN, "r1.example.com")]
     assert spki == KEY.public_key().to_spki_der()
     assert attrs[oid.CHALLENGE_PASSWORD] == b"\x13\x06s3cret"
     ext = attrs[oid.EXTENSION_REQUEST]
     assert b"\x82\x0er1.example.com" in ext and b"\x87\x04\xc0\x00\x02\x07" in ext
-    assert b"\x06\x03\x55\x1d\x0f\x01\x01\xff\x04\x04\x03\x02\x07\x80" in ext  # critical, digitalSignature
+    assert (
+        b"\x06\x03\x55\x1d\x0f\x01\x01\xff\x04\x04\x03\x02\x07\x80" in ext
+    )  # critical, digitalSignature
     assert sig_alg == "1.2.840.113549.1.1.5"
     assert KEY.public_key().verify(info, sig, "sha1")
     assert not KEY.public_key().verify(info + b"x", sig, "sha1")
@@ -100,7 +130,9 @@ def test_request_reads_back_and_verifies():
 
 def test_usages():
     def ku(usage):
-        subject, spki, attrs, sig_alg, info, sig = _read_request(csr.build(KEY, [[(oid.CN, "x")]], usage=usage))
+        subject, spki, attrs, sig_alg, info, sig = _read_request(
+            csr.build(KEY, [[(oid.CN, "x")]], usage=usage)
+        )
         return attrs.get(oid.EXTENSION_REQUEST)
 
     assert b"\x03\x02\x05\xa0" in ku("general-purpose")  # digitalSignature + keyEncipherment

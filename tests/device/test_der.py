@@ -13,8 +13,24 @@ def _single(b):
 
 
 def test_int_round_trip():
-    for v in (0, 1, 127, 128, 255, 256, -1, -128, -129, -32768, -32769, 1 << 64, (1 << 159) + 5,
-              -(1 << 200), 0x7FFFFFFF, 0x80000000):
+    for v in (
+        0,
+        1,
+        127,
+        128,
+        255,
+        256,
+        -1,
+        -128,
+        -129,
+        -32768,
+        -32769,
+        1 << 64,
+        (1 << 159) + 5,
+        -(1 << 200),
+        0x7FFFFFFF,
+        0x80000000,
+    ):
         t, m, s, e = _single(der.encode_int(v))
         assert t == der.INTEGER
         assert der.decode_int(m, s, e) == v, v
@@ -114,8 +130,15 @@ def test_children():
 
 
 def test_oid_round_trip():
-    for o in ("1.2.840.113549.1.1.11", "2.5.29.17", "2.16.840.1.113733.1.9.7", "0.9.2342.19200300.100.1.25",
-              "2.999.3", "1.3.6.1.4.1.311.20.2", "2.5.4.3"):
+    for o in (
+        "1.2.840.113549.1.1.11",
+        "2.5.29.17",
+        "2.16.840.1.113733.1.9.7",
+        "0.9.2342.19200300.100.1.25",
+        "2.999.3",
+        "1.3.6.1.4.1.311.20.2",
+        "2.5.4.3",
+    ):
         t, m, s, e = _single(der.encode_oid(o))
         assert der.decode_oid(m, s, e) == o, o
     assert der.encode_oid("1.2.840.113549") == b"\x06\x06\x2a\x86\x48\x86\xf7\x0d"
@@ -148,9 +171,13 @@ def test_null_and_bool():
 
 
 def test_strings():
-    for tag, s in ((der.UTF8_STRING, "h\u00e9llo \u4e16\u754c"), (der.PRINTABLE_STRING, "Cisco Lab"),
-                   (der.IA5_STRING, "a@b.c"), (der.BMP_STRING, "\u00e9t\u00e9 \U0001f600"),
-                   (der.TELETEX_STRING, "M\u00fcnchen")):
+    for tag, s in (
+        (der.UTF8_STRING, "h\u00e9llo \u4e16\u754c"),
+        (der.PRINTABLE_STRING, "Cisco Lab"),
+        (der.IA5_STRING, "a@b.c"),
+        (der.BMP_STRING, "\u00e9t\u00e9 \U0001f600"),
+        (der.TELETEX_STRING, "M\u00fcnchen"),
+    ):
         t, m, st, e = _single(der.encode_string(tag, s))
         assert t == tag
         assert der.decode_string(t, m, st, e) == s, s
@@ -177,10 +204,16 @@ def test_times_known_values():
 
 
 def test_times_reject_bad():
-    for tag, text in ((der.UTC_TIME, "7001010000Z"), (der.UTC_TIME, "700101000000+0100"),
-                      (der.UTC_TIME, "701301000000Z"), (der.UTC_TIME, "700132000000Z"),
-                      (der.UTC_TIME, "010229000000Z"), (der.UTC_TIME, "7001010000a0Z"),
-                      (der.GENERALIZED_TIME, "20500101000000.5Z"), (der.GENERALIZED_TIME, "205001010000Z")):
+    for tag, text in (
+        (der.UTC_TIME, "7001010000Z"),
+        (der.UTC_TIME, "700101000000+0100"),
+        (der.UTC_TIME, "701301000000Z"),
+        (der.UTC_TIME, "700132000000Z"),
+        (der.UTC_TIME, "010229000000Z"),
+        (der.UTC_TIME, "7001010000a0Z"),
+        (der.GENERALIZED_TIME, "20500101000000.5Z"),
+        (der.GENERALIZED_TIME, "205001010000Z"),
+    ):
         raises(DERError, _time, tag, text)
 
 

@@ -96,8 +96,15 @@ def test_mutated_length_octets():
 
 def test_huge_and_indefinite_lengths():
     for pos, content in _tlv_headers(memoryview(LEAF))[:40]:
-        for field in (b"\x84\xff\xff\xff\xff", b"\x84\x7f\xff\xff\xff", b"\x80", b"\x85\x01\x00\x00\x00\x00",
-                      b"\x89\x01\x02\x03\x04\x05\x06\x07\x08\x09", b"\x81\x05", b"\x82\x00\xff"):
+        for field in (
+            b"\x84\xff\xff\xff\xff",
+            b"\x84\x7f\xff\xff\xff",
+            b"\x80",
+            b"\x85\x01\x00\x00\x00\x00",
+            b"\x89\x01\x02\x03\x04\x05\x06\x07\x08\x09",
+            b"\x81\x05",
+            b"\x82\x00\xff",
+        ):
             buf = b"".join((LEAF[: pos + 1], field, LEAF[content:]))
             assert _touch_everything(buf) == "rejected", (pos, field)
 
@@ -126,9 +133,11 @@ def test_deep_nesting():
     nested = b"\x05\x00"
     for _ in range(200):
         nested = der.encode_tlv(der.SET, nested)
-    cert = der.encode_sequence(der.encode_sequence(der.encode_context(0, der.encode_int(2)), nested),
-                               der.encode_sequence(der.encode_oid("1.2.840.113549.1.1.11")),
-                               der.encode_bit_string(b"\x00"))
+    cert = der.encode_sequence(
+        der.encode_sequence(der.encode_context(0, der.encode_int(2)), nested),
+        der.encode_sequence(der.encode_oid("1.2.840.113549.1.1.11")),
+        der.encode_bit_string(b"\x00"),
+    )
     raises(DERError, x509.Certificate, cert)
 
 
@@ -156,8 +165,16 @@ def test_random_corruption():
 
 
 def test_garbage_inputs():
-    for data in (b"", b"\x00", b"\x30", b"\x30\x00", b"\x30\x03\x02\x01\x00", b"\xff" * 64,
-                 b"\x30\x82\x00\x05\x00\x00\x00\x00\x00", bytes(range(256))):
+    for data in (
+        b"",
+        b"\x00",
+        b"\x30",
+        b"\x30\x00",
+        b"\x30\x03\x02\x01\x00",
+        b"\xff" * 64,
+        b"\x30\x82\x00\x05\x00\x00\x00\x00\x00",
+        bytes(range(256)),
+    ):
         assert _touch_everything(data) == "rejected", data
 
 
