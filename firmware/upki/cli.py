@@ -493,10 +493,20 @@ def _reload(s, args):
 # --- boot and console ----------------------------------------------------------
 
 
+def load_features():
+    """Import the feature modules (upki.features.MODULES); they register commands and hooks."""
+    from upki.features import MODULES
+
+    for name in MODULES:
+        __import__(name)
+
+
 def boot(board, out=None):
     """Mount NVRAM state, replay startup-config; return (router, session, boot messages)."""
     from upki.config import Router
     from upki.errors import NVRAMError
+
+    load_features()
 
     router = Router(board)
     _boot_time[0] = board.rtc_time()
@@ -554,6 +564,17 @@ def console(board, interactive=True, stream=None):
     router, session, msgs = boot(board)
     for m in msgs:
         write(m + "\n")
+    router.log_sink = write
+    for m in router.pending_log:
+        write(m + "\n")
+    router.pending_log = []
+    from upki.config import boot_hooks
+
+    for hook in boot_hooks:
+        try:
+            hook(router)
+        except Exception as e:
+            write("%%SYS-3-BOOT: %s failed: %s\n" % (hook.__name__, e))
     if not router.clock.trusted:
         write(
             "%%CLOCK-4-NOT_AUTHORITATIVE: System clock is not authoritative (%s); "
@@ -568,7 +589,20 @@ def console(board, interactive=True, stream=None):
 
     session.ask = ask
     session.emit = write
+    poller = None
+    if interactive:
+        import select
+
+        poller = select.poll()
+        poller.register(stream, select.POLLIN)
     while True:
+        router.run_background()
+        if poller is not None:
+            # Idle at the prompt: keep background work going until a key is typed.
+            write(session.prompt())
+            while not poller.poll(1000):
+                router.run_background()
+            write("\r")
         line = read_line(session.prompt())
         if line is None:
             return "exit"

@@ -20,6 +20,17 @@ def section(fn):
     return fn
 
 
+# Feature hooks, registered at import by feature modules:
+#   boot hooks      fn(router): run once after startup-config is replayed and
+#                   before the console opens (e.g. a bounded first NTP sync)
+#   background      fn(router): run about once a second while the console is
+#                   idle, and before each prompt (NTP resync, auto-enroll, CRL
+#                   refresh); each decides itself whether it is due, and must
+#                   return quickly.
+boot_hooks = []
+background = []
+
+
 class Router:
     """Everything one booted board knows: its hardware, NVRAM, clock and configuration."""
 
@@ -31,6 +42,23 @@ class Router:
         self.domain = None
         self.modified = False  # running-config differs from what was saved
         self.config_sessions = 0  # open `configure terminal` sessions
+        self.log_sink = None  # where console messages go (the console's writer)
+        self.pending_log = []  # messages logged while no console is attached
+
+    def log(self, line):
+        """A console message (syslog-style %FAC-N-MNEMONIC or a debug line)."""
+        if self.log_sink:
+            self.log_sink(line + "\n")
+        else:
+            self.pending_log.append(line)
+            del self.pending_log[:-50]  # bounded: keep the latest 50
+
+    def run_background(self):
+        for fn in background:
+            try:
+                fn(self)
+            except Exception as e:  # one failing task must not stop the console
+                self.log("%%SYS-3-TASK: background task %s failed: %s" % (fn.__name__, e))
 
     def fqdn(self):
         return self.hostname + "." + self.domain if self.domain else self.hostname
