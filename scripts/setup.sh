@@ -48,12 +48,14 @@ if [ -n "$missing" ]; then
 fi
 
 stamp=.venv/.upki-setup
-want=$(cat requirements.txt | cksum)
+want=$(cat requirements.txt pyproject.toml | cksum)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 echo "setup: installing pinned Python requirements into .venv"
 .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+# upki-host (the host tools) as an editable install: its console script in .venv/bin.
+.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
 echo "setup: done (.venv ready)"
