@@ -249,6 +249,9 @@ def parse_rsa_public_key_info(buf, start, end):
         raise DERError("trailing data in SubjectPublicKeyInfo at offset %d" % be)
     if alg != oid.RSA_ENCRYPTION:
         return alg, None, None
+    # RFC 3279 2.3.1: the parameters of rsaEncryption are NULL
+    if params is None or buf[params[0]] != 0x05 or params[1] - params[0] != 2:
+        raise DERError("rsaEncryption parameters are not NULL at offset %d" % s)
     key = der.decode_bit_string_bytes(buf, bs, be)
     ks, ke = der.expect(key, 0, len(key), _SEQUENCE)
     if ke != len(key):
@@ -289,9 +292,9 @@ def check_signature(sig_alg, message, signature, public_key):
         public_key = (n, e)
     from upki import rsa
 
-    if isinstance(public_key, tuple):
-        public_key = rsa.PublicKey(public_key[0], public_key[1])
     try:
+        if isinstance(public_key, tuple):
+            public_key = rsa.PublicKey(public_key[0], public_key[1])
         ok = public_key.verify(message, bytes(signature), hash_name)
     except (ValueError, PKIError) as ex:
         return "bad signature: %s" % ex

@@ -70,6 +70,22 @@ def test_fingerprint_layout():
     assert x509.fingerprint_text(bytes(range(16))) == "00010203 04050607 08090A0B 0C0D0E0F"
 
 
+def test_signature_results():
+    c = x509.Certificate(LEAF)
+    r = x509.Certificate(ROOT)
+    assert c.signature_error(r) is None and c.verify_signature(r)
+    assert c.verify_signature(r.public_key()) and c.verify_signature(r.rsa_public_numbers())
+    assert c.signature_error(c) == "signature does not match the sha256 key"
+    assert not c.verify_signature(c)
+    # a broken issuer key is a reason, not an exception
+    n, e = r.rsa_public_numbers()
+    assert c.signature_error((n + 1, e)).startswith("bad signature")
+    assert c.signature_error((n, 2)).startswith("bad signature")
+    assert x509.check_signature("1.2.840.10045.4.3.2", b"x", b"y", r) == (
+        "unsupported signature algorithm ecdsa-with-SHA256"
+    )
+
+
 def test_tbs_span():
     c = x509.Certificate(LEAF)
     tbs = c.tbs_bytes

@@ -164,6 +164,34 @@ def test_random_corruption():
     assert outcomes["rejected"] > 0 and outcomes["ok"] > 0, outcomes
 
 
+def test_corrupted_issuer():
+    # a broken issuer certificate gives a reason (or DERError when it is
+    # read), never another exception, and never a good signature
+    leaf = x509.Certificate(LEAF)
+    raw = read_data("x509_root.der")
+    seed = 99
+    reasons = 0
+    for round_ in range(300):
+        data = bytearray(raw)
+        seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+        data[seed % len(data)] ^= 1 << (round_ % 8)
+        try:
+            issuer = x509.Certificate(data)
+        except (DERError, ValueError):
+            continue
+        try:
+            numbers = issuer.rsa_public_numbers()
+        except (DERError, ValueError):
+            numbers = None
+        if not VERIFY:
+            continue
+        reason = leaf.signature_error(issuer)
+        if numbers != ROOT.rsa_public_numbers():
+            assert reason is not None, round_
+            reasons += 1
+    assert reasons > 0 or not VERIFY
+
+
 def test_garbage_inputs():
     for data in (
         b"",
