@@ -446,6 +446,7 @@ def _expected(cert):
     if "2.5.29.19" in ext:
         v = ext["2.5.29.19"].value
         out["bc"] = [v.ca, v.path_length]
+    out["usage"] = "General Purpose"
     if "2.5.29.15" in ext:
         v = ext["2.5.29.15"].value
         ku = [name for f, name in KU_FIELDS if getattr(v, f)]
@@ -456,6 +457,10 @@ def _expected(cert):
                 if getattr(v, f)
             ]
         out["ku"] = sorted(ku)
+        sign = bool(set(ku) & {"digitalSignature", "nonRepudiation", "keyCertSign", "cRLSign"})
+        enc = bool(set(ku) & {"keyEncipherment", "dataEncipherment", "keyAgreement"})
+        if sign != enc:
+            out["usage"] = "Signature" if sign else "Encryption"
     if "2.5.29.37" in ext:
         out["eku"] = [o.dotted_string for o in ext["2.5.29.37"].value]
     if "2.5.29.17" in ext:
@@ -503,7 +508,7 @@ for o, n, ca, other in index['certs']:
         'ku': None if c.key_usage is None else sorted(c.key_usage), 'eku': c.ext_key_usage,
         'san': c.subject_alt_names, 'crldp': c.crl_distribution_points,
         'aki': hx(c.authority_key_identifier), 'ski': hx(c.subject_key_identifier),
-        'unknown': c.unknown_critical_extensions,
+        'unknown': c.unknown_critical_extensions, 'usage': c.ios_usage,
     }
     parse_us += time.ticks_diff(time.ticks_us(), t)
     h = hashlib.sha256(); h.update(c.tbs_bytes); out['tbs'] = hx(h.digest())
@@ -614,6 +619,7 @@ FIELDS = (
     "aki",
     "ski",
     "unknown",
+    "usage",
 )
 
 

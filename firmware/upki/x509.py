@@ -35,6 +35,9 @@ KEY_USAGE_NAMES = (
     "decipherOnly",
 )
 
+_SIGN_USAGES = {"digitalSignature", "nonRepudiation", "keyCertSign", "cRLSign"}
+_ENCRYPT_USAGES = {"keyEncipherment", "dataEncipherment", "keyAgreement"}
+
 # Extensions this module (or the path validation on top of it) processes;
 # a critical extension outside this list makes the certificate unusable.
 _UNDERSTOOD = (
@@ -574,6 +577,22 @@ class Certificate:
             if b < len(KEY_USAGE_NAMES):
                 out.add(KEY_USAGE_NAMES[b])
         return out
+
+    @property
+    def ios_usage(self):
+        """Certificate Usage as IOS shows it, from keyUsage: 'Signature',
+        'Encryption' or 'General Purpose' (both, or no keyUsage).  SCEP picks
+        the RA's signing and encryption certificates with it."""
+        ku = self.key_usage
+        if not ku:
+            return "General Purpose"
+        sign = bool(ku & _SIGN_USAGES)
+        encrypt = bool(ku & _ENCRYPT_USAGES)
+        if sign and not encrypt:
+            return "Signature"
+        if encrypt and not sign:
+            return "Encryption"
+        return "General Purpose"
 
     @property
     def ext_key_usage(self):

@@ -56,6 +56,7 @@ def test_extensions():
     assert r.authority_key_identifier is None and r.subject_alt_names is None
     assert c.unknown_critical_extensions == [] and r.unknown_critical_extensions == []
     assert c.extension("keyUsage")[0] is True
+    assert c.ios_usage == "General Purpose" and r.ios_usage == "Signature"
 
 
 def test_fingerprint_layout():
