@@ -116,6 +116,10 @@ def format_name(rdns, sep=", "):
     return sep.join(out)
 
 
+def _fold(v):
+    return " ".join(v.lower().split())
+
+
 class Name:
     """A Name kept as its DER span; rdns and text decoded on demand."""
 
@@ -152,6 +156,23 @@ class Name:
 
     def __ne__(self, other):
         return not self.__eq__(other)
+
+    def matches(self, other):
+        """RFC 5280 7.1 comparison, simplified: same RDNs in the same order,
+        values compared case-insensitively with runs of spaces folded (ASCII
+        case only), whatever their string types."""
+        if self == other:
+            return True
+        a = self.rdns()
+        b = other.rdns()
+        if len(a) != len(b):
+            return False
+        for i in range(len(a)):
+            if sorted([(o, _fold(v)) for o, v in a[i]]) != sorted(
+                [(o, _fold(v)) for o, v in b[i]]
+            ):
+                return False
+        return True
 
     def __hash__(self):
         return hash(self.der())

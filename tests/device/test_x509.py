@@ -34,6 +34,47 @@ def test_names_ios_order():
     assert x509.Certificate(ROOT).is_self_issued and not c.is_self_issued
 
 
+def test_name_matching():
+    def name(rdns_der):
+        t, s, e = der.read_single(rdns_der)
+        return x509.Name(rdns_der, 0, e)
+
+    def enc(*rdns):
+        return der.encode_tlv(
+            der.SEQUENCE,
+            [
+                der.encode_set(
+                    *[
+                        der.encode_sequence(der.encode_oid(o), der.encode_string(t, v))
+                        for o, v, t in rdn
+                    ]
+                )
+                for rdn in rdns
+            ],
+        )
+
+    a = name(
+        enc([("2.5.4.6", "US", der.PRINTABLE_STRING)], [("2.5.4.3", "Lab  Root", der.UTF8_STRING)])
+    )
+    b = name(
+        enc(
+            [("2.5.4.6", "us", der.PRINTABLE_STRING)],
+            [("2.5.4.3", " lab root ", der.PRINTABLE_STRING)],
+        )
+    )
+    c = name(
+        enc(
+            [("2.5.4.6", "US", der.PRINTABLE_STRING)], [("2.5.4.3", "Lab Root 2", der.UTF8_STRING)]
+        )
+    )
+    d = name(
+        enc([("2.5.4.3", "Lab Root", der.UTF8_STRING)], [("2.5.4.6", "US", der.PRINTABLE_STRING)])
+    )
+    assert a != b and a.matches(b) and b.matches(a)
+    assert not a.matches(c) and not a.matches(d)
+    assert a.matches(a)
+
+
 def test_extensions():
     c = x509.Certificate(LEAF)
     assert c.basic_constraints == (False, None)
