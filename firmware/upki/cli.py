@@ -639,3 +639,12 @@ def execute(line, board=None):
             raise PKIError("no board booted: call upki.cli.boot(board) first")
         _default[0] = boot(board)[1]
     return _default[0].execute(line)
+
+
+def hexblock(data, indent="  ", words=8):
+    """DER as IOS prints it: uppercase hex in 8-digit words, `words` to a line."""
+    from binascii import hexlify
+
+    h = hexlify(bytes(data)).decode().upper()
+    parts = [h[i : i + 8] for i in range(0, len(h), 8)]
+    return [indent + " ".join(parts[i : i + words]) for i in range(0, len(parts), words)]
