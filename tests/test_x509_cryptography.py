@@ -725,3 +725,51 @@ def test_other_algorithms_are_reported_not_crashed(tmp_path):
         and ec_info["public_key"] == "not an RSA key: ecPublicKey"
     )
     assert r["rsa_by_ec"]["public_key"] == "rsa" and r["rsa_by_ec"]["subject"] == "CN = rsa_by_ec"
+
+
+def test_version1_certificate(tmp_path):
+    """A v1 certificate (no version field, no extensions; cryptography cannot
+    build one): assembled here with DER from openssl's own parts, read by
+    openssl, then by upki.x509 on the Unix port."""
+    import subprocess
+
+    from conftest import require_command
+    from mpy import run_json
+
+    openssl = require_command("openssl")
+    key = _key("2048")
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "v1 root")]).public_bytes()
+
+    def tlv(tag, body):
+        n = len(body)
+        if n < 0x80:
+            head = bytes([tag, n])
+        else:
+            nb = n.to_bytes((n.bit_length() + 7) // 8, "big")
+            head = bytes([tag, 0x80 | len(nb)]) + nb
+        return head + body
+
+    alg = bytes.fromhex("300d06092a864886f70d01010b0500")
+    validity = tlv(0x30, tlv(0x17, b"240101000000Z") + tlv(0x17, b"340101000000Z"))
+    tbs = tlv(0x30, tlv(0x02, b"\x2a") + alg + name + validity + name + spki)
+    sig = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    cert = tlv(0x30, tbs + alg + tlv(0x03, b"\x00" + sig))
+    (tmp_path / "v1.der").write_bytes(cert)
+    text = subprocess.run(
+        [openssl, "x509", "-inform", "DER", "-in", str(tmp_path / "v1.der"), "-noout", "-text"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Version: 1 (0x0)" in text and "X509v3" not in text
+    r = run_json(
+        "import json\nfrom upki import x509\n"
+        "c = x509.Certificate(open(%r, 'rb').read())\n"
+        "print(json.dumps([c.version, c.serial, str(c.subject), c.extensions(), c.basic_constraints,"
+        " c.key_usage, c.signature_error(c), c.is_self_issued, c.not_after]))"
+        % str(tmp_path / "v1.der")
+    )
+    assert r == [1, 42, "CN = v1 root", [], None, None, None, True, 2019686400]
