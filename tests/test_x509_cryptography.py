@@ -768,8 +768,9 @@ def test_version1_certificate(tmp_path):
     r = run_json(
         "import json\nfrom upki import x509\n"
         "c = x509.Certificate(open(%r, 'rb').read())\n"
-        "print(json.dumps([c.version, c.serial, str(c.subject), c.extensions(), c.basic_constraints,"
-        " c.key_usage, c.signature_error(c), c.is_self_issued, c.not_after]))"
+        "print(json.dumps([c.version, c.serial, str(c.subject), c.extensions(),"
+        " c.basic_constraints, c.key_usage, c.signature_error(c), c.is_self_issued,"
+        " c.not_after]))"
         % str(tmp_path / "v1.der")
     )
     assert r == [1, 42, "CN = v1 root", [], None, None, None, True, 2019686400]
