@@ -37,7 +37,7 @@ class Router:
     def __init__(self, board):
         self.board = board
         self.nvram = NVRAM(board.flash_root)
-        self.clock = Clock(board)
+        self.clock = Clock(board, self.nvram)
         self.hostname = "Router"
         self.domain = None
         self.modified = False  # running-config differs from what was saved

@@ -17,6 +17,7 @@ COMMANDS = {
     "flash": ("host_tools.upki_host.flash", "flash MicroPython firmware with esptool"),
     "image": ("host_tools.upki_host.nvimage_cmd", "make a littlefs NVRAM image for mass production"),
     "fleet": ("host_tools.upki_host.fleet", "provision many boards in parallel"),
+    "timeserver": ("host_tools.upki_host.timeserver", "lab SNTP server on 127.0.0.1 with a time offset and keys"),
 }
 
 
