@@ -35,11 +35,12 @@ def der_to_pem(data, label="CERTIFICATE REQUEST"):
 
 def parse_dn(text):
     """An X.500 string as IOS takes it (`CN=r1, OU=lab, O=cisco, C=US`, most
-    specific first; `+` joins the parts of one RDN; `\\,` escapes) into RDNs in
-    DER order."""
+    specific first; `+` joins the parts of one RDN; `\\,` escapes and double
+    quotes protect separators) into RDNs in DER order."""
     parts = []
     cur = []
     rdn = []
+    quoted = False
     i = 0
     n = len(text)
     while i <= n:
@@ -48,7 +49,13 @@ def parse_dn(text):
             cur.append(text[i + 1])
             i += 2
             continue
-        if c in ",+":
+        if c == '"' and i < n:
+            quoted = not quoted
+        elif quoted and i < n:
+            cur.append(c)
+        elif quoted:
+            raise ValueError("unterminated quote in %s" % text)
+        elif c in ",+":
             item = "".join(cur).strip()
             cur = []
             if item:

@@ -20,6 +20,15 @@ def test_parse_dn():
     assert csr.parse_dn("e=a@b.c, serialnumber=123, hostname=x.y")[0] == [
         ("1.2.840.113549.1.9.2", "x.y")
     ]
+    assert csr.parse_dn('O="cisco, inc" + OU=a\\+b, C=US') == [
+        [("2.5.4.6", "US")],
+        [("2.5.4.10", "cisco, inc"), ("2.5.4.11", "a+b")],
+    ]
+    assert csr.parse_dn('O="cisco, inc", C=US') == [
+        [("2.5.4.6", "US")],
+        [("2.5.4.10", "cisco, inc")],
+    ]
+    raises(ValueError, csr.parse_dn, 'O="open')
     raises(ValueError, csr.parse_dn, "nonsense")
     raises(ValueError, csr.parse_dn, "XYZ=1")
 
