@@ -70,6 +70,9 @@ def command(mode, words, help=None):
 def submode(name, prompt_suffix, parent=CONFIG):
     _PROMPT_SUFFIX[name] = prompt_suffix
     _submode_parent[name] = parent
+    # `exit` goes back to the parent mode, `end` to exec, as in every IOS submode.
+    command(name, "exit")(_exit)
+    command(name, "end")(_end)
 
 
 def integer(args, i, lo, hi):
@@ -171,8 +174,15 @@ class Session:
             return self._run(EXEC, words[1:], cols[1:], line, switch=False)
         result = self._run(mode, words, cols, line, switch=False, probe=mode in _submode_parent)
         if result is _NO_MATCH:
+            parent = _submode_parent[mode]
+            try:
+                known = _match(_trees.get(parent), words[0])[1] is not None
+            except _Ambiguous:
+                known = True
+            if not known:
+                return self._marker(cols[0])
             # IOS: a global command typed in a submode leaves the submode and runs.
-            self.mode = _submode_parent[mode]
+            self.mode = parent
             self.context = None
             result = self._run(self.mode, words, cols, line, switch=True)
         return result

@@ -29,6 +29,9 @@ def section(fn):
 #                   return quickly.
 boot_hooks = []
 background = []
+# fn(router): run when a Router is made, before startup-config is replayed
+# (feature modules bind their per-router state here).
+attach_hooks = []
 
 
 class Router:
@@ -44,6 +47,8 @@ class Router:
         self.config_sessions = 0  # open `configure terminal` sessions
         self.log_sink = None  # where console messages go (the console's writer)
         self.pending_log = []  # messages logged while no console is attached
+        for fn in attach_hooks:
+            fn(self)
 
     def log(self, line):
         """A console message (syslog-style %FAC-N-MNEMONIC or a debug line)."""
