@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 TITLE = "rsa"
-SEEDS = 9  # key generations for the median (at least 7)
+SEEDS = 15  # key generations for the median (at least 7)
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 # Deterministic randbytes (SHA-256 in counter mode), the same on both sides,
@@ -39,14 +39,17 @@ def median(v):
     return v[len(v) // 2]
 r = Seeded(b"unit")
 out = {}
-# the unit: one 1024-bit modular exponentiation (random base, exponent, odd modulus)
-t = []
-for i in range(15):
-    m = int.from_bytes(r(128), "big") | (1 << 1023) | 1
-    b = int.from_bytes(r(128), "big") % m
-    x = int.from_bytes(r(128), "big") | (1 << 1023)
-    t0 = time.ticks_us(); pow(b, x, m); t.append(ms(t0))
-out["unit_ms"] = median(t)
+# the unit: one 1024-bit modular exponentiation (random base, exponent, odd
+# modulus); sampled between the key generations too, so that a busy machine
+# slows the unit and the thing measured in it alike
+unit = []
+def sample_unit(k):
+    for i in range(k):
+        m = int.from_bytes(r(128), "big") | (1 << 1023) | 1
+        b = int.from_bytes(r(128), "big") % m
+        x = int.from_bytes(r(128), "big") | (1 << 1023)
+        t0 = time.ticks_us(); pow(b, x, m); unit.append(ms(t0))
+sample_unit(5)
 # the base-2 Miller-Rabin round by squaring and doubling, against pow(2, d, n)
 t = []; t2 = []
 for i in range(7):
@@ -80,6 +83,7 @@ def counting(*a):
     return orig(*a)
 primes.is_probable_prime = counting
 for s in range(SEEDS_N):
+    sample_unit(3)
     gc.collect()
     count[0] = 0
     t0 = time.ticks_us()
@@ -87,6 +91,9 @@ for s in range(SEEDS_N):
     t.append(ms(t0))
     tested.append(count[0])
 primes.is_probable_prime = orig
+sample_unit(5)
+out["unit_ms"] = median(unit)
+out["unit_samples"] = len(unit)
 out["keygen_ms"] = t
 out["candidates"] = tested
 # sign and verify with a committed 2048-bit key
@@ -124,6 +131,20 @@ blob = key.to_pkcs8_der()
 key = None
 key = rsa.PrivateKey.from_der(blob)
 assert key.public_key().verify(b"message", sig, "sha256")
+print("OK")
+"""
+
+# The issue's heap figure: key generation, then the IOS certificate request
+# (csr imported after key generation, as `crypto ca enroll` comes after
+# `crypto key generate`).  Skipped while there is no upki.csr.
+HEAP_KEYGEN_CSR = SEEDED + """
+from upki import rsa
+key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+from upki import csr
+req = csr.ios_request(key, "r1.lab.example.com", subject_name="OU=lab, O=cisco, C=US",
+                      serial_number="FTX1234ABCD", ip_address="10.1.1.1",
+                      challenge_password="cisco123")
+assert req[0] == 0x30
 print("OK")
 """
 
@@ -166,7 +187,9 @@ def run(ctx):
     )
     unit = out["unit_ms"]
     keygen = ctx.median(out["keygen_ms"])
-    ctx.report("1024-bit modexp on the port (the unit)", unit, "ms")
+    ctx.report(
+        "1024-bit modexp on the port (the unit)", unit, "ms", "median of %d" % out["unit_samples"]
+    )
     ctx.report(
         "RSA-2048 keygen, median of %d seeds" % SEEDS,
         keygen,
@@ -207,3 +230,9 @@ def run(ctx):
     ctx.report(
         "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">128", "KB", "target <= 64"
     )
+    if (Path(__file__).resolve().parent.parent / "firmware" / "upki" / "csr.py").exists():
+        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 16, 160)
+        ctx.report(
+            "smallest heap: keygen 2048, then IOS CSR (.mpy)", kb if kb else ">160", "KB",
+            "target <= 64",
+        )
