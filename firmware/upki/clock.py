@@ -157,7 +157,8 @@ class Clock:
         if not self.trusted:
             return False
         now = self.now()
-        if self.floor_written_at is None or abs(now - self.floor_written_at) >= self.floor_interval:
+        last = self.floor_written_at
+        if last is None or abs(now - last) >= self.floor_interval:
             return self.save_floor(now)
         return False
 
