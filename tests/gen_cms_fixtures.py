@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: MIT
+"""Regenerate the committed CMS fixtures in tests/data with openssl (and cryptography).
+
+    .venv/bin/python tests/gen_cms_fixtures.py
+
+Uses the committed x509 fixtures (x509_leaf.der, its key x509_key_2048.der,
+x509_root.der and its key x509_key_2048b.der) and writes:
+
+  cms_content.bin                 the content every fixture carries (1200 bytes,
+                                  about what a SCEP PKCSReq envelope is)
+  cms_small_cert.der              self-signed certificate for x509_key_1024.der
+  cms_fake_leaf.der               the leaf's issuer and serial on the root's key
+  cms_signed_sha256.der           openssl cms -sign -md sha256 (signed attributes)
+  cms_signed_sha1.der             ... -md sha1
+  cms_signed_sha512.der           ... -md sha512
+  cms_signed_noattr.der           ... -noattr (signature over the content itself)
+  cms_signed_nocerts.der          ... -nocerts (signer certificate not embedded)
+  cms_signed_keyid.der            ... -keyid (signer by subjectKeyIdentifier)
+  cms_signed_detached.der         ... without -nodetach (no eContent)
+  cms_signed_crypto.der           cryptography's PKCS7SignatureBuilder (sha256)
+  cms_env_aes128.der / _aes256 / _des3 / _des   openssl cms -encrypt for the leaf
+  cms_env_two.der                 -aes128 for the root and the leaf
+  cms_env_oaep.der                RSAES-OAEP key transport (unsupported: refused)
+  cms_certs_only.der              openssl crl2pkcs7 -nocrl (root, then leaf)
+"""
+
+import datetime
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def pem_files(tmp):
+    out = {}
+    for name, key in (("leaf", "x509_key_2048.der"), ("root", "x509_key_2048b.der")):
+        cert = x509.load_der_x509_certificate((DATA / ("x509_%s.der" % name)).read_bytes())
+        (tmp / (name + ".pem")).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        k = serialization.load_der_private_key((DATA / key).read_bytes(), None)
+        (tmp / (name + ".key")).write_bytes(
+            k.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        out[name] = (cert, k)
+    return out
+
+
+def small_cert():
+    k = serialization.load_der_private_key((DATA / "x509_key_1024.der").read_bytes(), None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "small")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(k.public_key())
+        .serial_number(7)
+        .not_valid_before(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+        .not_valid_after(datetime.datetime(2044, 1, 1, tzinfo=datetime.timezone.utc))
+        .sign(k, hashes.SHA256())
+    )
+    (DATA / "cms_small_cert.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+
+
+def fake_leaf():
+    # the leaf's issuer and serial number on another key (the root's): a
+    # signer certificate that names the signer but cannot check its signature
+    leaf = x509.load_der_x509_certificate((DATA / "x509_leaf.der").read_bytes())
+    k = serialization.load_der_private_key((DATA / "x509_key_2048b.der").read_bytes(), None)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.subject)
+        .issuer_name(leaf.issuer)
+        .public_key(k.public_key())
+        .serial_number(leaf.serial_number)
+        .not_valid_before(leaf.not_valid_before_utc)
+        .not_valid_after(leaf.not_valid_after_utc)
+        .sign(k, hashes.SHA256())
+    )
+    (DATA / "cms_fake_leaf.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+
+
+def main():
+    content = DATA / "cms_content.bin"
+    content.write_bytes(os.urandom(1200))
+    small_cert()
+    fake_leaf()
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        keys = pem_files(tmp)
+        leaf, leaf_key = str(tmp / "leaf.pem"), str(tmp / "leaf.key")
+        root = str(tmp / "root.pem")
+        sign = ["cms", "-sign", "-binary", "-in", str(content), "-signer", leaf]
+        sign += ["-inkey", leaf_key, "-outform", "DER"]
+        for name, extra in (
+            ("sha256", ["-md", "sha256", "-nodetach"]),
+            ("sha1", ["-md", "sha1", "-nodetach"]),
+            ("sha512", ["-md", "sha512", "-nodetach"]),
+            ("noattr", ["-md", "sha256", "-nodetach", "-noattr"]),
+            ("nocerts", ["-md", "sha256", "-nodetach", "-nocerts"]),
+            ("keyid", ["-md", "sha256", "-nodetach", "-keyid"]),
+            ("detached", ["-md", "sha256"]),
+        ):
+            openssl(*sign, *extra, "-out", str(DATA / ("cms_signed_%s.der" % name)))
+        cert, key = keys["leaf"]
+        signed = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(content.read_bytes())
+            .add_signer(cert, key, hashes.SHA256())
+            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+        )
+        (DATA / "cms_signed_crypto.der").write_bytes(signed)
+        enc = ["cms", "-encrypt", "-binary", "-in", str(content), "-outform", "DER"]
+        for name, extra in (
+            ("aes128", ["-aes128"]),
+            ("aes256", ["-aes256"]),
+            ("des3", ["-des3"]),
+            ("des", ["-des", "-provider", "legacy", "-provider", "default"]),
+        ):
+            openssl(*enc, *extra, "-out", str(DATA / ("cms_env_%s.der" % name)), leaf)
+        openssl(*enc, "-aes128", "-out", str(DATA / "cms_env_two.der"), root, leaf)
+        openssl(
+            *enc,
+            "-aes128",
+            "-recip",
+            leaf,
+            "-keyopt",
+            "rsa_padding_mode:oaep",
+            "-out",
+            str(DATA / "cms_env_oaep.der"),
+        )
+        openssl(
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            root,
+            "-certfile",
+            leaf,
+            "-outform",
+            "DER",
+            "-out",
+            str(DATA / "cms_certs_only.der"),
+        )
+
+
+if __name__ == "__main__":
+    main()
