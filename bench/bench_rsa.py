@@ -218,14 +218,16 @@ def run(ctx):
         "sieve: one window of 2048 odd candidates",
         out["window_ms"],
         "ms",
-        "%d survivors, of which making the small primes %.1f ms" % (out["survivors"], out["gaps_ms"]),
+        "%d survivors; making the small primes: %.1f ms" % (out["survivors"], out["gaps_ms"]),
     )
     ctx.report("RSA-2048 sign (CRT, blinded, checked), SHA-256", out["sign_ms"], "ms/op")
     ctx.report("RSA-2048 verify, SHA-256, 1000-byte message", out["verify_ms"], "ms/op")
     ctx.report("expected RSA-2048 keygen on an ESP32 (~40x)", keygen * 40 / 1000, "s", "estimate")
 
     kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN, 16, 128)
-    ctx.report("smallest heap: keygen 2048 + sign (.mpy)", kb if kb else ">128", "KB", "target <= 64")
+    ctx.report(
+        "smallest heap: keygen 2048 + sign (.mpy)", kb if kb else ">128", "KB", "target <= 64"
+    )
     kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN_STORE, 16, 128)
     ctx.report(
         "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">128", "KB", "target <= 64"

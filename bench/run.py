@@ -94,7 +94,9 @@ class Context:
     def micropython(self, code, heap=None, mpy=False, timeout=600):
         r = self._run(code, heap, mpy, timeout)
         if r.returncode != 0:
-            raise RuntimeError("micropython failed (%d):\n%s%s" % (r.returncode, r.stdout, r.stderr))
+            raise RuntimeError(
+                "micropython failed (%d):\n%s%s" % (r.returncode, r.stdout, r.stderr)
+            )
         return r.stdout
 
     def micropython_json(self, code, heap=None, mpy=False, timeout=600):

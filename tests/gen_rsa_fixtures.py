@@ -35,10 +35,11 @@ def main():
         key = rsa.generate_private_key(65537, bits)
         pub = key.public_key()
         none = ser.NoEncryption()
+        pkcs1 = ser.PrivateFormat.TraditionalOpenSSL
         files = {
-            "pkcs1.der": key.private_bytes(ser.Encoding.DER, ser.PrivateFormat.TraditionalOpenSSL, none),
+            "pkcs1.der": key.private_bytes(ser.Encoding.DER, pkcs1, none),
             "pkcs8.der": key.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, none),
-            "pkcs1.pem": key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.TraditionalOpenSSL, none),
+            "pkcs1.pem": key.private_bytes(ser.Encoding.PEM, pkcs1, none),
             "pkcs8.pem": key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, none),
             "spki.der": pub.public_bytes(ser.Encoding.DER, ser.PublicFormat.SubjectPublicKeyInfo),
             "spki.pem": pub.public_bytes(ser.Encoding.PEM, ser.PublicFormat.SubjectPublicKeyInfo),

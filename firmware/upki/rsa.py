@@ -256,7 +256,9 @@ class PublicKey:
         k = self.size
         m_len = len(message)
         if m_len > k - 11:
-            raise ValueError("message of %d bytes too long for RSA-%d (max %d)" % (m_len, self.bits, k - 11))
+            raise ValueError(
+                "message of %d bytes too long for RSA-%d (max %d)" % (m_len, self.bits, k - 11)
+            )
         ps_len = k - m_len - 3
         ps = bytearray()
         while len(ps) < ps_len:

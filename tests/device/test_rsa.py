@@ -199,7 +199,8 @@ def test_malformed_key_der_rejected():
     bad = rsa.PrivateKey(k.n, k.e, k.d, k.p, k.q, k.dp, k.dq, k.qinv + 1)
     raises(CryptoError, rsa.PrivateKey.from_der, bad.to_pkcs1_der())
     # another algorithm in PKCS#8 (id-ecPublicKey) is refused
-    ec = p8.replace(b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01", b"\x06\x09\x2a\x86\x48\xce\x3d\x02\x01\x01\x01")
+    rsa_oid = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
+    ec = p8.replace(rsa_oid, b"\x06\x09\x2a\x86\x48\xce\x3d\x02\x01\x01\x01")
     raises(der.DERError, rsa.PrivateKey.from_der, ec)
     raises(ValueError, rsa.PrivateKey.from_pem, "no pem here")
 
