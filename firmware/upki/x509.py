@@ -418,6 +418,13 @@ class Certificate:
         """The serial as IOS shows it: uppercase hex of the DER content octets."""
         return _hex(self.der[self._serial[0] : self._serial[1]], "")
 
+    def issuer_and_serial(self):
+        """DER of IssuerAndSerialNumber (CMS recipients and signers, SCEP GetCert)."""
+        s, e = self._serial
+        return der.encode_sequence(
+            self.der[self._issuer[0] : self._issuer[1]], der.encode_tlv(_INTEGER, self.der[s:e])
+        )
+
     @property
     def signature_algorithm_name(self):
         return oid.name(self.signature_algorithm)

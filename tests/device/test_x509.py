@@ -128,6 +128,16 @@ def test_signature_results():
     )
 
 
+def test_issuer_and_serial():
+    c = x509.Certificate(LEAF)
+    ias = c.issuer_and_serial()
+    t, s, e = der.read_single(ias, der.SEQUENCE)
+    t2, s2, e2 = der.read_tlv(ias, s, e)
+    assert bytes(ias[s:e2]) == c.issuer.der() == x509.Certificate(ROOT).subject.der()
+    vs, ve = der.expect(ias, e2, e, der.INTEGER)
+    assert ve == e and der.decode_int(ias, vs, ve) == c.serial
+
+
 def test_tbs_span():
     c = x509.Certificate(LEAF)
     tbs = c.tbs_bytes
