@@ -216,9 +216,6 @@ class PublicKey:
     def __eq__(self, other):
         return isinstance(other, PublicKey) and self.n == other.n and self.e == other.e
 
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
     def __repr__(self):
         return "<RSA public key, %d bits>" % self.bits
 
@@ -285,42 +282,33 @@ class PublicKey:
         return _pem_encode("PUBLIC KEY", self.to_spki_der())
 
     @classmethod
-    def from_pkcs1_der(cls, data):
+    def from_der(cls, data):
+        """A public key from SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER
+        (told apart by their structure; from_spki_der and from_pkcs1_der are
+        the same function)."""
         from upki import der
+
         buf = memoryview(data)
         _, s, e = der.read_single(buf, der.SEQUENCE)
+        t, as_, ae = der.read_tlv(buf, s, e)
+        if t == der.SEQUENCE:
+            # SubjectPublicKeyInfo { AlgorithmIdentifier, BIT STRING { RSAPublicKey } }
+            _check_alg(buf, as_, ae)
+            bs, be = der.expect(buf, ae, e, der.BIT_STRING)
+            if be != e:
+                raise der.DERError("SubjectPublicKeyInfo: trailing data at offset %d" % be)
+            buf = der.decode_bit_string_bytes(buf, bs, be)
+            _, s, e = der.read_single(buf, der.SEQUENCE)
         n, e_ = _read_uints(buf, s, e, 2, "RSAPublicKey")
         return cls(n, e_)
 
-    @classmethod
-    def from_spki_der(cls, data):
-        from upki import der
-        buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        as_, ae = der.expect(buf, s, e, der.SEQUENCE)
-        _check_alg(buf, as_, ae)
-        bs, be = der.expect(buf, ae, e, der.BIT_STRING)
-        if be != e:
-            raise der.DERError("SubjectPublicKeyInfo: trailing data at offset %d" % be)
-        return cls.from_pkcs1_der(der.decode_bit_string_bytes(buf, bs, be))
-
-    @classmethod
-    def from_der(cls, data):
-        """SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER."""
-        from upki import der
-        buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        t, _, _ = der.read_tlv(buf, s, e)
-        if t == der.SEQUENCE:
-            return cls.from_spki_der(buf)
-        return cls.from_pkcs1_der(buf)
+    from_spki_der = from_der
+    from_pkcs1_der = from_der
 
     @classmethod
     def from_pem(cls, text):
-        label, data = pem_decode(text, ("PUBLIC KEY", "RSA PUBLIC KEY"))
-        if label == "PUBLIC KEY":
-            return cls.from_spki_der(data)
-        return cls.from_pkcs1_der(data)
+        """From PEM 'PUBLIC KEY' (SubjectPublicKeyInfo) or 'RSA PUBLIC KEY' (PKCS#1)."""
+        return cls.from_der(pem_decode(text, ("PUBLIC KEY", "RSA PUBLIC KEY"))[1])
 
 
 def _emsa_pkcs1_v15(digest_bytes, hash_name, k):
@@ -452,12 +440,32 @@ class PrivateKey:
         return _pem_encode("RSA PRIVATE KEY", self.to_pkcs1_der())
 
     @classmethod
-    def from_pkcs1_der(cls, data):
+    def from_der(cls, data):
+        """A private key from PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER
+        (told apart by their structure; from_pkcs8_der and from_pkcs1_der are
+        the same function).  The numbers are checked for consistency."""
         from upki import der
+
         buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        vs, ve = der.expect(buf, s, e, der.INTEGER)
-        version = der.decode_int(buf, vs, ve)
+        for _ in range(2):
+            _, s, e = der.read_single(buf, der.SEQUENCE)
+            vs, ve = der.expect(buf, s, e, der.INTEGER)
+            version = der.decode_int(buf, vs, ve)
+            t, as_, ae = der.read_tlv(buf, ve, e)
+            if t != der.SEQUENCE:
+                break
+            # PrivateKeyInfo { version, AlgorithmIdentifier, OCTET STRING { RSAPrivateKey },
+            # [0] attributes, [1] public key (PKCS#8 v2): the last two not needed }
+            if version not in (0, 1):
+                raise der.DERError("PrivateKeyInfo: unknown version %d" % version)
+            _check_alg(buf, as_, ae)
+            os_, oe = der.expect(buf, ae, e, der.OCTET_STRING)
+            for t, _, _ in der.children(buf, oe, e):
+                if t & 0xC0 != 0x80:
+                    raise der.DERError("PrivateKeyInfo: unexpected %s" % der.tag_name(t))
+            buf = buf[os_:oe]
+        else:
+            raise der.DERError("RSAPrivateKey expected inside PrivateKeyInfo")
         if version != 0:
             raise der.DERError("RSAPrivateKey version %d (multi-prime) is not supported" % version)
         n, e_, d, p, q, dp, dq, qinv = _read_uints(buf, ve, e, 8, "RSAPrivateKey")
@@ -465,38 +473,10 @@ class PrivateKey:
         key.check()
         return key
 
-    @classmethod
-    def from_pkcs8_der(cls, data):
-        from upki import der
-        buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        vs, ve = der.expect(buf, s, e, der.INTEGER)
-        if der.decode_int(buf, vs, ve) not in (0, 1):
-            raise der.DERError("PrivateKeyInfo: unknown version")
-        as_, ae = der.expect(buf, ve, e, der.SEQUENCE)
-        _check_alg(buf, as_, ae)
-        os_, oe = der.expect(buf, ae, e, der.OCTET_STRING)
-        # [0] attributes and [1] public key (PKCS#8 v2) may follow; not needed
-        for t, _, _ in der.children(buf, oe, e):
-            if t & 0xC0 != 0x80:
-                raise der.DERError("PrivateKeyInfo: unexpected %s" % der.tag_name(t))
-        return cls.from_pkcs1_der(buf[os_:oe])
-
-    @classmethod
-    def from_der(cls, data):
-        """PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER."""
-        from upki import der
-        buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        _, vs, ve = der.read_tlv(buf, s, e)
-        t, _, _ = der.read_tlv(buf, ve, e)
-        if t == der.SEQUENCE:
-            return cls.from_pkcs8_der(buf)
-        return cls.from_pkcs1_der(buf)
+    from_pkcs8_der = from_der
+    from_pkcs1_der = from_der
 
     @classmethod
     def from_pem(cls, text):
-        label, data = pem_decode(text, ("PRIVATE KEY", "RSA PRIVATE KEY"))
-        if label == "PRIVATE KEY":
-            return cls.from_pkcs8_der(data)
-        return cls.from_pkcs1_der(data)
+        """From PEM 'PRIVATE KEY' (PKCS#8) or 'RSA PRIVATE KEY' (PKCS#1)."""
+        return cls.from_der(pem_decode(text, ("PRIVATE KEY", "RSA PRIVATE KEY"))[1])
