@@ -414,9 +414,15 @@ def encode_length(n):
 
 
 def encode_tlv(tag, body):
-    """One TLV; body is bytes-like or a list of bytes-like parts (joined once)."""
+    """One TLV; body is bytes-like or a list of bytes-like parts, joined once
+    (MicroPython's join refuses memoryviews: those are copied first)."""
     if isinstance(body, (list, tuple)):
-        body = b"".join(body)
+        try:
+            body = b"".join(body)
+        except TypeError:  # a memoryview among the parts
+            body = b"".join([bytes(p) for p in body])
+    elif isinstance(body, memoryview):
+        body = bytes(body)
     return b"".join((bytes((tag,)), encode_length(len(body)), body))
 
 

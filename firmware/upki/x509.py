@@ -422,7 +422,8 @@ class Certificate:
         """DER of IssuerAndSerialNumber (CMS recipients and signers, SCEP GetCert)."""
         s, e = self._serial
         return der.encode_sequence(
-            self.der[self._issuer[0] : self._issuer[1]], der.encode_tlv(_INTEGER, self.der[s:e])
+            bytes(self.der[self._issuer[0] : self._issuer[1]]),
+            der.encode_tlv(_INTEGER, self.der[s:e]),
         )
 
     @property

@@ -232,6 +232,14 @@ def test_set_is_sorted():
     assert b == b"\x31\x06\x02\x01\x01\x02\x01\x05"
 
 
+def test_memoryview_bodies():
+    m = memoryview(b"xxabcxx")[2:5]
+    assert der.encode_tlv(der.OCTET_STRING, m) == b"\x04\x03abc"
+    assert der.encode_octet_string(m) == b"\x04\x03abc"
+    assert der.encode_bit_string(m) == b"\x03\x04\x00abc"
+    assert der.encode_sequence(m, b"", bytearray(b"d")) == b"\x30\x04abcd"
+
+
 def test_context_tags():
     assert der.encode_context(0, der.encode_int(2)) == b"\xa0\x03\x02\x01\x02"
     assert der.encode_context(2, b"ab", False) == b"\x82\x02ab"
