@@ -183,3 +183,17 @@ def test_full_flash_write_memory_fails_cleanly(tmp_path):
     if "[OK]" not in r.stdout:
         assert "%Error" in r.stdout and "flash full" in r.stdout
         assert "hostname full" in r.stdout.split("show startup-config")[1]
+
+
+def test_debug_crypto_pki_switches(tmp_path):
+    r = run(tmp_path / "b.img", "debug crypto pki transactions", "debug crypto pki messages",
+            "show debugging", "no debug crypto pki messages", "show debugging", "undebug all",
+            "show debugging", "debug crypto pki bogus")
+    out = r.stdout
+    assert "Crypto PKI Trans debugging is on\n" in out and "Crypto PKI Msg debugging is on\n" in out
+    shows = out.split("#show debugging\n")[1:]
+    assert "Trans debugging is on" in shows[0] and "Msg debugging is on" in shows[0]
+    assert "Trans debugging is on" in shows[1] and "Msg" not in shows[1].split("#")[0]
+    assert shows[2].startswith("Router#undebug") is False and "debugging is on" not in shows[2].split("#")[0]
+    assert "All possible debugging has been turned off" in out
+    assert "% Invalid input detected at '^' marker." in out

@@ -658,3 +658,61 @@ def hexblock(data, indent="  ", words=8):
     h = hexlify(bytes(data)).decode().upper()
     parts = [h[i : i + 8] for i in range(0, len(h), 8)]
     return [indent + " ".join(parts[i : i + words]) for i in range(0, len(parts), words)]
+
+
+# --- debug -------------------------------------------------------------------
+
+
+@command(EXEC, "debug crypto pki")
+def _debug_pki(s, args):
+    from upki import log
+
+    args.need(1)
+    args.only(1)
+    w = args[0].lower()
+    for cat, text in ((log.TRANSACTIONS, "Crypto PKI Trans"), (log.MESSAGES, "Crypto PKI Msg")):
+        if cat.startswith(w):
+            log.enable(cat)
+            return "%s debugging is on\n" % text
+    raise Invalid(0)
+
+
+@command(EXEC, "no debug crypto pki")
+def _no_debug_pki(s, args):
+    from upki import log
+
+    args.need(1)
+    args.only(1)
+    w = args[0].lower()
+    for cat, text in ((log.TRANSACTIONS, "Crypto PKI Trans"), (log.MESSAGES, "Crypto PKI Msg")):
+        if cat.startswith(w):
+            log.disable(cat)
+            return "%s debugging is off\n" % text
+    raise Invalid(0)
+
+
+@command(EXEC, "undebug all")
+def _undebug_all(s, args):
+    from upki import log
+
+    args.only(0)
+    log.disable()
+    return "All possible debugging has been turned off\n"
+
+
+command(EXEC, "no debug all")(_undebug_all)
+
+
+@command(EXEC, "show debugging")
+def _show_debugging(s, args):
+    from upki import log
+
+    args.only(0)
+    out = []
+    if log.enabled(log.TRANSACTIONS):
+        out.append("  Crypto PKI Trans debugging is on")
+    if log.enabled(log.MESSAGES):
+        out.append("  Crypto PKI Msg debugging is on")
+    if not out:
+        return ""
+    return "Cryptographic Subsystem:\n" + "\n".join(out) + "\n"

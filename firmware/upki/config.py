@@ -47,6 +47,9 @@ class Router:
         self.config_sessions = 0  # open `configure terminal` sessions
         self.log_sink = None  # where console messages go (the console's writer)
         self.pending_log = []  # messages logged while no console is attached
+        from upki import log
+
+        log.attach(self)
         for fn in attach_hooks:
             fn(self)
 
