@@ -1,0 +1,283 @@
+# SPDX-License-Identifier: MIT
+# `crypto ca authenticate`, `crypto ca enroll` and `show crypto ca certificates`
+# with IOS 12.2T's words; background polling of pending requests.
+from upki import config, enroll, scep, trustpoint
+from upki.cli import CONFIG, EXEC, command
+from upki.errors import PKIError, SCEPError
+
+
+def _yes(answer):
+    a = answer.strip().lower()
+    return bool(a) and "yes".startswith(a)
+
+
+def _no(answer):
+    a = answer.strip().lower()
+    return bool(a) and "no".startswith(a)
+
+
+def _say(s, text, out):
+    # output that must precede a question goes out at once on a console
+    if s.emit:
+        s.emit(text)
+    else:
+        out.append(text)
+
+
+def _trustpoint_arg(args):
+    args.need(1)
+    args.only(1)
+    tp = trustpoint.get(args[0])
+    if tp is None:
+        raise PKIError("Trustpoint %s does not exist" % args[0])
+    return tp
+
+
+def fingerprint_lines(cert, indent=""):
+    return [
+        "%sFingerprint MD5: %s" % (indent, cert.fingerprint("md5")),
+        "%sFingerprint SHA1: %s" % (indent, cert.fingerprint("sha1")),
+    ]
+
+
+def _authenticate(s, args):
+    tp = _trustpoint_arg(args)
+    s.router.clock.require_trusted("authentication")
+    out = []
+
+    def accept(certs):
+        lines = ["Certificate has the following attributes:"]
+        for c in reversed(certs.ca_chain):  # the root first: that is the anchor
+            if len(certs.ca_chain) > 1:
+                lines.append("Subject: %s" % c.subject)
+            lines += fingerprint_lines(c, "       ")
+        _say(s, "\n".join(lines) + "\n", out)
+        ans = s.ask("% Do you accept this certificate? [yes/no]: ", "no")
+        return _yes(ans)
+
+    try:
+        certs = enroll.authenticate(tp, s.router, accept)
+    except SCEPError as e:
+        return "".join(out) + "%% %s\n" % e
+    if certs is None:
+        return "".join(out) + "% Certificate not accepted.\n"
+    if tp.fingerprint:
+        lines = ["Certificate has the following attributes:"]
+        lines += fingerprint_lines(certs.root, "       ")
+        lines.append("% Certificate matches the configured fingerprint.")
+        out.append("\n".join(lines) + "\n")
+    out.append("Trustpoint CA certificate accepted.\n")
+    if certs.has_ra():
+        out.append("%% RA certificates: ra-sign %s, ra-encrypt %s\n" % (
+            certs.ra_sign.subject, certs.ra_encrypt.subject))
+    return "".join(out)
+
+
+def _key_for(s, tp, out):
+    # the trustpoint's key pair, generated (IOS style) when it is missing
+    from upki.cli_keys import generate_pair
+    from upki.keys import KeyStore
+
+    label = tp.key_label()
+    store = KeyStore(s.router.nvram)
+    if store.exists(label):
+        return store.load(label)
+    bits = tp.rsakeypair[1] if tp.rsakeypair and tp.rsakeypair[1] else 2048
+    _say(s, "%% The key pair %s does not exist: generating it\n" % label, out)
+    ok, text = generate_pair(s, label, "general", bits, False)
+    if text:
+        _say(s, text, out)
+    if not ok:
+        raise PKIError("Enrollment aborted: no key pair")
+    return store.load(label)
+
+
+def _enroll(s, args):
+    from binascii import hexlify
+
+    from upki import csr
+
+    tp = _trustpoint_arg(args)
+    router = s.router
+    router.clock.require_trusted("enrollment")
+    if not tp.has("ca"):
+        return "% You must authenticate the Certificate Authority before you can enroll with it.\n"
+    if tp.has("pending"):
+        txn = enroll.pending(tp)
+        return ("%% A certificate request for trustpoint %s is pending (%d polls so far); "
+                "`no crypto ca enroll %s` cancels it.\n" % (tp.name, txn.polls, tp.name))
+    out = []
+    if tp.has("cert"):
+        _say(s, "% You already have a certificate from this CA.\n"
+             "% Re-enrolling replaces it when the new one is granted.\n", out)
+        if not _yes(s.ask("% Do you want to continue with re-enrollment? [yes/no]: ", "no")):
+            return "".join(out)
+    pair = _key_for(s, tp, out)
+    _say(s, "%\n% Start certificate enrollment .. \n", out)
+    password = tp.password
+    if password is None:
+        _say(s, "% Create a challenge password. You will need to verbally provide this\n"
+                "   password to the CA Administrator in order to revoke your certificate.\n"
+                "   For security reasons your password will not be saved in the configuration.\n"
+                "   Please make a note of it.\n\n", out)
+        password = s.ask("Password: ", "")
+        again = s.ask("Re-enter password: ", "")
+        if password != again:
+            return "".join(out) + "% Passwords do not match. Enrollment aborted.\n"
+    fqdn = tp.fqdn or router.fqdn()
+    _say(s, "\n%% The subject name in the certificate will be: %s\n" % (tp.subject_name or fqdn), out)
+    serial = None
+    asked = tp.password is None
+    want_serial = tp.serial_number
+    if want_serial is None:
+        asked = True
+        want_serial = _yes(s.ask("% Include the router serial number in the subject name? [yes/no]: ", "no"))
+    if want_serial:
+        serial = str(hexlify(router.board.unique_id()), "ascii").upper()
+        _say(s, "%% The serial number in the certificate will be: %s\n" % serial, out)
+    ip = tp.ip_address
+    if ip is None:
+        asked = True
+        ans = s.ask("% Include an IP address in the subject name? [no]: ", "no").strip()
+        if _yes(ans):
+            ans = s.ask("Enter IP Address[]: ", "").strip()
+        ip = None if (not ans or _no(ans)) else ans
+    elif ip == "none":
+        ip = None
+    if ip:
+        try:
+            csr.parse_ip(ip)
+        except Exception:
+            return "".join(out) + "%% %s is not an IP address. Enrollment aborted.\n" % ip
+    # A trustpoint that answers every question itself (password, serial-number,
+    # ip-address) enrolls without asking: scripts and auto-enroll need no prompts.
+    if asked and not _yes(s.ask("Request certificate from CA? [yes/no]: ", "no")):
+        return "".join(out) + "% Enrollment aborted.\n"
+    try:
+        caps = enroll.get_ca_caps(tp)
+        import gc
+
+        gc.collect()
+        request = csr.ios_request(
+            pair.key, fqdn=fqdn, subject_name=tp.subject_name, serial_number=serial,
+            ip_address=ip, challenge_password=password or None, hash_name=caps.hash_name,
+        )
+        _say(s, "% Certificate request sent to Certificate Authority\n", out)
+        status, result = enroll.request(tp, router, pair, request, caps)
+    except ValueError as e:
+        return "".join(out) + "%% Enrollment aborted: %s\n" % e
+    except PKIError as e:
+        msg = str(e)
+        return "".join(out) + ("%s\n" % msg if msg.startswith("%") else "%% Enrollment failed: %s\n" % msg)
+    if status == scep.SUCCESS:
+        out.append("% The 'show crypto ca certificate' command will also show the fingerprint.\n")
+        out += [x + "\n" for x in fingerprint_lines(result, "   ")]
+    elif status == scep.FAILURE:
+        out.append("%% Certificate request rejected by the CA: %s\n" % result.fail_text)
+    else:
+        out.append("%% Certificate request pending: the CA administrator must approve it.\n"
+                   "%% Polling every %d seconds%s.\n" % (
+                       tp.retry_period,
+                       (", %d times at most" % tp.retry_count) if tp.retry_count else ""))
+    return "".join(out)
+
+
+def _no_enroll(s, args):
+    tp = _trustpoint_arg(args)
+    if enroll.cancel(tp):
+        return "%% Pending certificate request of trustpoint %s cancelled.\n" % tp.name
+    return "%% No pending certificate request for trustpoint %s.\n" % tp.name
+
+
+for _mode in (CONFIG, EXEC):
+    command(_mode, "crypto ca authenticate")(_authenticate)
+    command(_mode, "crypto pki authenticate")(_authenticate)
+    command(_mode, "crypto ca enroll")(_enroll)
+    command(_mode, "crypto pki enroll")(_enroll)
+    command(_mode, "no crypto ca enroll")(_no_enroll)
+
+
+# ---------------------------------------------------------------- show
+
+_NAME_LABELS = {
+    "1.2.840.113549.1.9.2": "Name",  # unstructuredName: IOS shows the hostname so
+    "1.2.840.113549.1.9.8": "IP Address",
+    "2.5.4.5": "Serial Number",
+}
+
+
+def _name_lines(name, indent):
+    from upki import oid
+
+    out = []
+    try:
+        rdns = name.rdns()
+    except PKIError:
+        return [indent + "(unreadable)"]
+    for i in range(len(rdns) - 1, -1, -1):
+        for o, v in rdns[i]:
+            label = _NAME_LABELS.get(o)
+            if label:
+                out.append("%s%s: %s" % (indent, label, v))
+            else:
+                out.append("%s%s = %s" % (indent, oid.name(o), v))
+    return out
+
+
+def cert_block(title, cert, tp_name, status="Available"):
+    from upki.clock import format_date
+
+    lines = [title, "  Status: %s" % status,
+             "  Certificate Serial Number: %s" % cert.serial_hex,
+             "  Key Usage: %s" % cert.ios_usage,
+             "  Issuer Name:"]
+    lines += _name_lines(cert.issuer, "    ")
+    lines.append("  Subject Name:")
+    lines += _name_lines(cert.subject, "    ")
+    try:
+        cdps = cert.crl_distribution_points
+    except PKIError:
+        cdps = None
+    if cdps:
+        lines.append("  CRL Distribution Point:")
+        lines += ["    " + u for u in cdps]
+    lines += ["  Validity Date:",
+              "    start date: %s" % format_date(cert.not_before),
+              "    end   date: %s" % format_date(cert.not_after),
+              "  Associated Trustpoints: %s" % tp_name, ""]
+    return lines
+
+
+def _show_certificates(s, args):
+    args.only(0)
+    lines = []
+    for tp in trustpoint.all():
+        try:
+            txn = enroll.pending(tp)
+            if txn is not None:
+                lines += ["Certificate", "  Status: Pending",
+                          "  Key Usage: General Purpose",
+                          "  Certificate Request Transaction ID: %s" % txn.tid[:32],
+                          "  Polls: %d" % txn.polls,
+                          "  Associated Trustpoints: %s" % tp.name, ""]
+            for kind in ("cert", "cert-sign", "cert-encrypt"):
+                c = tp.certificate(kind)
+                if c is not None:
+                    lines += cert_block("Certificate", c, tp.name)
+            for c in tp.ca_certificates():
+                lines += cert_block("CA Certificate", c, tp.name)
+            ra_s = tp.certificate("ra-sign")
+            ra_e = tp.certificate("ra-encrypt")
+            if ra_s is not None:
+                lines += cert_block("RA Signature Certificate", ra_s, tp.name)
+            if ra_e is not None and (ra_s is None or ra_e.der != ra_s.der):
+                lines += cert_block("RA KeyEncipher Certificate", ra_e, tp.name)
+        except PKIError as e:
+            lines += ["%% Trustpoint %s: %s" % (tp.name, e), ""]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+command(EXEC, "show crypto ca certificates")(_show_certificates)
+command(EXEC, "show crypto pki certificates")(_show_certificates)
+
+config.background.append(enroll.poll_due)

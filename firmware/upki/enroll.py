@@ -1,0 +1,427 @@
+# SPDX-License-Identifier: MIT
+# SCEP enrollment as IOS runs it for a trustpoint: authenticate the CA,
+# enroll (PKCSReq or RenewalReq), keep a PENDING transaction in NVRAM and
+# poll it at the retry period up to the retry count, GetCert and GetCRL.
+# The codec is upki.scep, the transport upki.http; this module moves bytes
+# between them and decides what is stored, and only after every check.
+#
+#   caps = enroll.get_ca_caps(tp)                       # scep.Capabilities
+#   certs = enroll.authenticate(tp, router, accept)     # stores ca / ra-sign / ra-encrypt
+#   status, result = enroll.request(tp, router, pair, csr_der)   # SUCCESS: Certificate
+#   enroll.poll(tp, router)                              # one CertPoll of a pending request
+#   der = enroll.get_crl(tp, issuer_cert, serial)        # GetCRL
+#   der = enroll.get_cert(tp, issuer_cert, serial)       # GetCert
+import time
+
+from micropython import const
+
+from upki import http, scep
+from upki.errors import PKIError, SCEPError
+
+DEFAULT_PATH = "/cgi-bin/pkiclient.exe"  # where IOS looks when the URL has no path
+MAX_REPLY = const(32768)  # CertRep, GetCACert: a few KB; more is not a SCEP answer
+MAX_CRL_REPLY = const(65536)
+TIMEOUT = const(10)  # seconds for one HTTP exchange
+
+# phase timings for the benchmark: name -> milliseconds (accumulated)
+timings = {}
+
+
+def _timed(name, t0):
+    timings[name] = timings.get(name, 0) + time.ticks_diff(time.ticks_ms(), t0)
+
+
+def scep_url(tp):
+    url = tp.enrollment_url
+    if not url:
+        raise SCEPError("trustpoint %s has no enrollment url" % tp.name)
+    _host, _port, path = http.parse_url(url)
+    if path in ("", "/"):
+        url = url.rstrip("/") + DEFAULT_PATH
+    return url
+
+
+def _join(url, query):
+    return url + ("&" if "?" in url else "?") + query
+
+
+def _http(method, url, body=None, headers=None, max_size=MAX_REPLY, timeout=TIMEOUT):
+    t0 = time.ticks_ms()
+    try:
+        return http.request(method, url, body=body, headers=headers, timeout=timeout, max_size=max_size)
+    except http.HTTPError as e:
+        raise SCEPError("SCEP server %s: %s" % (url.split("?")[0], e))
+    except OSError as e:
+        raise SCEPError("SCEP server %s: network error %s" % (url.split("?")[0], e))
+    finally:
+        _timed("network", t0)
+
+
+def get_ca_caps(tp):
+    """GetCACaps; a CA that does not answer it offers nothing (GET, SHA-1, 3DES)."""
+    url = _join(scep_url(tp), "operation=GetCACaps&message=" + http.quote(tp.name))
+    r = _http("GET", url, max_size=2048)
+    if r.status != 200:
+        return scep.Capabilities("")
+    return scep.Capabilities(r.body or b"")
+
+
+def get_ca_cert(tp):
+    url = _join(scep_url(tp), "operation=GetCACert&message=" + http.quote(tp.name))
+    r = _http("GET", url)
+    if r.status != 200:
+        raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (r.status, r.reason))
+    return scep.parse_ca_certs(r.body)
+
+
+def fingerprint_matches(cert, fingerprint):
+    return scep._fp_matches(cert, fingerprint)
+
+
+def check_ca_certs(certs, now):
+    """The CA chain and RA certificates must be valid now and signed as they claim."""
+    chain = certs.ca_chain
+    for i in range(len(chain)):
+        c = chain[i]
+        if not c.valid_at(now):
+            raise SCEPError("CA certificate %s is not valid now (%s)" % (c.subject, _validity(c)))
+        issuer = chain[i + 1] if i + 1 < len(chain) else c
+        if i + 1 == len(chain) and not scep._self_issued(c):
+            continue  # the top of what the CA sent is not a root: it is the anchor we pin
+        why = c.signature_error(issuer)
+        if why is not None:
+            raise SCEPError("CA certificate %s: signature check failed: %s" % (c.subject, why))
+    for ra in (certs.ra_sign, certs.ra_encrypt):
+        if ra is chain[0]:
+            continue
+        if not ra.valid_at(now):
+            raise SCEPError("RA certificate %s is not valid now (%s)" % (ra.subject, _validity(ra)))
+        why = ra.signature_error(chain[0])
+        if why is not None:
+            raise SCEPError("RA certificate %s is not signed by the CA: %s" % (ra.subject, why))
+
+
+def _validity(c):
+    from upki.clock import format_date
+
+    return "%s to %s" % (format_date(c.not_before), format_date(c.not_after))
+
+
+def authenticate(tp, router, accept=None):
+    """GetCACaps + GetCACert; check the CA against the configured fingerprint
+    or ask accept(certs) -> bool; store the CA and RA certificates.  Returns
+    the scep.CACerts, or None when the operator refused."""
+    now = router.clock.require_trusted("authentication")
+    certs = get_ca_cert(tp)
+    check_ca_certs(certs, now)
+    if tp.fingerprint:
+        if not any(fingerprint_matches(c, tp.fingerprint) for c in certs.ca_chain):
+            raise SCEPError(
+                "Fingerprint mismatch: the configured fingerprint %s does not match the CA "
+                "certificate (MD5 %s, SHA1 %s); certificate not accepted"
+                % (tp.fingerprint, certs.root.fingerprint("md5"), certs.root.fingerprint("sha1"))
+            )
+    elif accept is None or not accept(certs):
+        return None
+    tp.store_ca_certificates([c.der for c in certs.ca_chain])
+    if certs.has_ra():
+        tp.store("ra-sign", bytes(certs.ra_sign.der))
+        tp.store("ra-encrypt", bytes(certs.ra_encrypt.der))
+    else:
+        tp.drop("ra-sign")
+        tp.drop("ra-encrypt")
+    return certs
+
+
+# ---------------------------------------------------------------- transactions
+
+
+class Transaction:
+    """One SCEP transaction, enough to poll it after a reboot (NVRAM "pending")."""
+
+    FIELDS = ("message_type", "tid", "nonce", "key_label", "hash_name", "cipher", "post",
+              "polls", "started", "kind", "signer", "subject", "request")
+    BINARY = ("nonce", "signer", "subject", "request")
+
+    def __init__(self, **kw):
+        for f in self.FIELDS:
+            setattr(self, f, kw.get(f))
+        self.polls = self.polls or 0
+
+    def to_record(self):
+        from binascii import hexlify
+
+        lines = ["upki-scep-pending 1"]
+        for f in self.FIELDS:
+            v = getattr(self, f)
+            if f in self.BINARY:
+                v = str(hexlify(v), "ascii") if v else ""
+            lines.append("%s=%s" % (f, v))
+        return ("\n".join(lines) + "\n").encode()
+
+    @classmethod
+    def from_record(cls, data):
+        from binascii import unhexlify
+
+        text = str(bytes(data), "ascii")
+        if not text.startswith("upki-scep-pending 1\n"):
+            raise SCEPError("the pending SCEP transaction record is not readable")
+        kw = {}
+        for line in text.split("\n")[1:]:
+            k, sep, v = line.partition("=")
+            if not sep or k not in cls.FIELDS:
+                continue
+            if k in cls.BINARY:
+                v = unhexlify(v) if v else None
+            elif k in ("message_type", "polls", "started"):
+                v = int(v)
+            elif k == "post":
+                v = v == "True"
+            kw[k] = v
+        for need in ("tid", "signer", "subject", "key_label", "message_type"):
+            if not kw.get(need):
+                raise SCEPError("the pending SCEP transaction record lacks %s" % need)
+        return cls(**kw)
+
+
+def pending(tp):
+    """The pending Transaction of a trustpoint, or None."""
+    data = tp.load("pending")
+    return None if data is None else Transaction.from_record(data)
+
+
+def _signers(tp):
+    # who may sign a CertRep: the RA signing certificate, the issuing CA
+    out = []
+    ra = tp.load("ra-sign")
+    if ra:
+        out.append(ra)
+    chain = tp.ca_certificates()
+    if not chain:
+        raise SCEPError(
+            "You must authenticate the Certificate Authority before you can enroll with it."
+        )
+    out.append(bytes(chain[0].der))
+    return out, chain
+
+
+def _recipient(tp, chain):
+    ra = tp.load("ra-encrypt")
+    return ra if ra else bytes(chain[0].der)
+
+
+def exchange(tp, router, txn, message_type, content, key, caps=None):
+    """Send one pkiMessage of txn and return the checked scep.CertRep."""
+    import gc
+
+    signers, chain = _signers(tp)
+    nonce = router.board.urandom(16)
+    t0 = time.ticks_ms()
+    msg = scep.pki_message(
+        message_type, content, txn.signer, key, _recipient(tp, chain), txn.tid, nonce,
+        txn.hash_name, txn.cipher, int(router.clock.now()),
+    )
+    _timed("cms build", t0)
+    content = None
+    gc.collect()
+    url = scep_url(tp)
+    post = txn.post if caps is None else caps.post
+    if post:
+        r = _http("POST", _join(url, "operation=PKIOperation"), body=msg,
+                  headers={"Content-Type": "application/x-pki-message"})
+    else:
+        from binascii import b2a_base64
+
+        b64 = b2a_base64(msg).strip()
+        msg = None
+        gc.collect()
+        q = "operation=PKIOperation&message=" + http.quote(b64)
+        b64 = None
+        r = _http("GET", _join(url, q))
+    msg = None
+    if r.status != 200:
+        raise SCEPError("%s: HTTP %d %s from the SCEP server" % (scep.MESSAGE_NAMES[message_type], r.status, r.reason))
+    body = r.body
+    r = None
+    gc.collect()
+    t0 = time.ticks_ms()
+    try:
+        rep = scep.parse_cert_rep(body, txn.tid, nonce, signers, key, txn.signer)
+    finally:
+        _timed("cms parse", t0)
+    return rep, chain
+
+
+def _cert_kind(pair):
+    return {"signature": "cert-sign", "encryption": "cert-encrypt"}.get(pair.usage, "cert")
+
+
+def request(tp, router, pair, csr_der, caps=None, log=None):
+    """Send the enrollment request for key pair `pair` (a keys.KeyPair) and
+    csr_der; returns (status, certificate or Transaction or CertRep)."""
+    now = router.clock.require_trusted("enrollment")
+    log = log or router.log
+    if caps is None:
+        caps = get_ca_caps(tp)
+    key = pair.key
+    kind = _cert_kind(pair)
+    subject_der, _spki = scep.csr_parts(csr_der)
+    t0 = time.ticks_ms()
+    current = tp.certificate(kind)
+    if current is not None:
+        n, e = current.rsa_public_numbers()
+        if n != key.n or e != key.e:
+            current = None  # issued for another key: of no use to sign with
+    if current is not None and caps.renewal:
+        mt, signer = scep.RENEWAL_REQ, bytes(current.der)
+    elif current is not None:
+        mt, signer = scep.PKCS_REQ, bytes(current.der)
+    else:
+        mt = scep.PKCS_REQ
+        signer = scep.self_signed(key, subject_der, now - 300, now + 86400 * 365, caps.hash_name)
+    _timed("cms build", t0)
+    txn = Transaction(
+        message_type=mt, tid=scep.transaction_id(key.public_key(), caps.hash_name),
+        key_label=pair.label, hash_name=caps.hash_name, cipher=caps.cipher, post=caps.post,
+        started=int(now), kind=kind, signer=signer, subject=subject_der, request=csr_der,
+    )
+    rep, chain = exchange(tp, router, txn, mt, csr_der, key, caps)
+    return _settle(tp, router, txn, rep, chain, key, log)
+
+
+def _settle(tp, router, txn, rep, chain, key, log):
+    if rep.status == scep.SUCCESS:
+        t0 = time.ticks_ms()
+        cert = rep.issued(key.public_key(), chain)
+        _timed("cms parse", t0)
+        tp.store(txn.kind, bytes(cert.der))
+        tp.drop("pending")
+        _due.pop(tp.name, None)
+        log("%CRYPTO-6-CERTRET: Certificate received from Certificate Authority")
+        return scep.SUCCESS, cert
+    if rep.status == scep.FAILURE:
+        tp.drop("pending")
+        _due.pop(tp.name, None)
+        log("%%CRYPTO-6-CERTREJ: Certificate enrollment request was rejected by Certificate "
+            "Authority: %s" % rep.fail_text)
+        return scep.FAILURE, rep
+    tp.store("pending", txn.to_record())
+    _due[tp.name] = time.ticks_add(time.ticks_ms(), tp.retry_period * 1000)
+    log("CRYPTO_PKI: status = 102: certificate request pending")
+    return scep.PENDING, txn
+
+
+def poll(tp, router, log=None):
+    """One CertPoll (GetCertInitial) of the trustpoint's pending request;
+    returns (status, result) as request() does, or (None, reason) when the
+    poll could not be made (counted against the retry count)."""
+    from upki.keys import KeyStore
+
+    log = log or router.log
+    router.clock.require_trusted("enrollment")
+    txn = pending(tp)
+    if txn is None:
+        return None, "no pending request"
+    txn.polls += 1
+    if tp.retry_count and txn.polls > tp.retry_count:
+        tp.drop("pending")
+        _due.pop(tp.name, None)
+        log("%%CRYPTO-6-CERTREJ: Certificate enrollment for trustpoint %s gave up: no answer "
+            "from the CA after %d polls (enrollment retry count)" % (tp.name, tp.retry_count))
+        return scep.FAILURE, "retry count exhausted"
+    tp.store("pending", txn.to_record())
+    pair = KeyStore(router.nvram).load(txn.key_label)
+    chain = tp.ca_certificates()
+    if not chain:
+        raise SCEPError("the CA certificate of trustpoint %s is gone" % tp.name)
+    content = scep.issuer_and_subject(chain[0].subject.der(), txn.subject)
+    rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, pair.key)
+    return _settle(tp, router, txn, rep, chain, pair.key, log)
+
+
+def cancel(tp):
+    _due.pop(tp.name, None)
+    return tp.drop("pending")
+
+
+# ---------------------------------------------------------------- GetCert / GetCRL
+
+
+def _query(tp, router, message_type, issuer_cert, serial, max_size):
+    # GetCert/GetCRL are signed with our certificate and key (RFC 8894 3.3.4)
+    from upki.keys import KeyStore
+
+    router = router or _router()
+    router.clock.require_trusted(scep.MESSAGE_NAMES[message_type])
+    pair = KeyStore(router.nvram).load(tp.key_label())
+    mine = tp.certificate(_cert_kind(pair))
+    if mine is None:
+        raise SCEPError("%s needs this board's certificate for trustpoint %s: enroll first"
+                        % (scep.MESSAGE_NAMES[message_type], tp.name))
+    caps = get_ca_caps(tp)
+    txn = Transaction(message_type=message_type,
+                      tid=scep.transaction_id(pair.key.public_key(), caps.hash_name),
+                      hash_name=caps.hash_name, cipher=caps.cipher, post=caps.post,
+                      signer=bytes(mine.der), key_label=pair.label, subject=b"")
+    content = scep.issuer_and_serial(issuer_cert.subject.der(), serial)
+    rep, _chain = exchange(tp, router, txn, message_type, content, pair.key, caps)
+    if rep.status == scep.FAILURE:
+        raise SCEPError("%s refused by the CA: %s" % (scep.MESSAGE_NAMES[message_type], rep.fail_text), rep.fail_info)
+    if rep.status != scep.SUCCESS:
+        raise SCEPError("%s: the CA answered PENDING" % scep.MESSAGE_NAMES[message_type])
+    return rep
+
+
+def _router():
+    from upki import trustpoint
+
+    return trustpoint.router()
+
+
+def get_crl(tp, issuer_cert, serial, router=None):
+    """GetCRL: the DER CRL of issuer_cert (x509.Certificate) covering the
+    certificate `serial`, from the trustpoint's SCEP server.  Not checked
+    here beyond the CertRep checks: the caller verifies the CRL's signature."""
+    rep = _query(tp, router, scep.GET_CRL, issuer_cert, serial, MAX_CRL_REPLY)
+    crls = rep.crls()
+    if not crls:
+        raise SCEPError("GetCRL: the CA's answer holds no CRL")
+    return crls[0]
+
+
+def get_cert(tp, issuer_cert, serial, router=None):
+    """GetCert: the DER certificate issuer_cert issued with `serial`."""
+    rep = _query(tp, router, scep.GET_CERT, issuer_cert, serial, MAX_REPLY)
+    certs = rep.certificates()
+    if not certs:
+        raise SCEPError("GetCert: the CA's answer holds no certificate")
+    return bytes(certs[0])
+
+
+# ---------------------------------------------------------------- background polling
+
+_due = {}  # trustpoint name -> ticks_ms when its next poll is due
+
+
+def poll_due(router):
+    """Background task: poll each trustpoint's pending request when due.
+    One bounded HTTP exchange per due trustpoint; nothing else."""
+    from upki import trustpoint
+
+    if not router.clock.trusted:
+        return
+    now = time.ticks_ms()
+    for tp in trustpoint.all():
+        due = _due.get(tp.name)
+        if not tp.has("pending"):
+            _due.pop(tp.name, None)
+            continue
+        if due is None:
+            due = now  # after a reboot: poll at once
+        if time.ticks_diff(due, now) > 0:
+            continue
+        _due[tp.name] = time.ticks_add(now, tp.retry_period * 1000)
+        try:
+            poll(tp, router)
+        except PKIError as e:
+            router.log("%%CRYPTO-4-CERTPOLL: trustpoint %s: poll failed: %s" % (tp.name, e))
