@@ -3,7 +3,10 @@
 # openssl and cryptography (tests/gen_cms_fixtures.py) read here; objects
 # built here read back; tampered, truncated and wrong inputs refused with a
 # PKIError naming what is wrong.  openssl and cryptography check what the
-# board builds in tests/test_cms_openssl.py.
+# board builds in tests/test_cms_openssl.py.  The whole file runs in a 256 KB
+# heap with the firmware as .py source (compiled on the board); the heap of
+# a PKCSReq/CertRep cycle with the firmware as .mpy is in tests/test_cms_heap.py.
+# heapsize: 256k
 from upki import cms, der, rsa, x509
 from upki.errors import CryptoError, DERError, PKIError
 from devtest import raises, read_data
