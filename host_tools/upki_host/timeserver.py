@@ -19,7 +19,8 @@ Misbehaviours (misbehave(name) or --misbehave NAME):
     kod:CODE       stratum 0 kiss-o'-death with CODE (RATE, DENY, RSTR, ...)
     stratum16      stratum 16
     bad-mac        a MAC with one bit flipped
-    wrong-key      signed with another key ID (the next configured key, or id+1)
+    wrong-key      signed with another key ID (another configured key, preferably of
+                   the same algorithm, or id+1)
     unsigned       no MAC even when the request had one
     truncated      the first 40 bytes only
     oversized      padded to 600 bytes
@@ -215,7 +216,9 @@ class TimeServer:
         if key is not None and mode != "unsigned":
             kid, alg, secret = key
             if mode == "wrong-key":
-                others = sorted(k for k in self.keys if k != kid)
+                # another key of the same algorithm when there is one: same MAC length
+                others = sorted((self.keys[k][0] != alg, k) for k in self.keys if k != kid)
+                others = [k for _, k in others]
                 kid2 = others[0] if others else kid + 1
                 alg2, secret2 = self.keys.get(kid2, (alg, secret))
                 out += struct.pack(">I", kid2) + mac(alg2, secret2, out)
