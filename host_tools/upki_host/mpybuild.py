@@ -20,6 +20,10 @@ FIRMWARE = ROOT / "firmware"
 
 _HOST_ARCH = {"x86_64": "x64", "amd64": "x64", "i386": "x86", "i686": "x86", "aarch64": "arm64"}
 
+# mpy-cross -march per board (None: the host's, for the Unix port).  ESP32 and
+# ESP32-S3 are Xtensa LX6/LX7 (windowed ABI); the Pico W's RP2040 is Cortex-M0+.
+BOARD_MARCH = {"unix": None, "esp32": "xtensawin", "esp32s3": "xtensawin", "rp2_pico_w": "armv6m"}
+
 
 class BuildError(Exception):
     pass
@@ -81,10 +85,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="mpybuild", description=__doc__.splitlines()[0])
     ap.add_argument("out_dir")
     ap.add_argument("--march", default=None, help="mpy-cross -march (default: the host's)")
+    ap.add_argument("--board", default=None, choices=sorted(BOARD_MARCH),
+                    help="take -march from the board (overrides --march)")
     ap.add_argument("--keep-going", action="store_true", help="skip modules that fail")
     args = ap.parse_args(argv)
     try:
-        written = build(args.out_dir, args.march, args.keep_going)
+        march = BOARD_MARCH[args.board] if args.board else args.march
+        written = build(args.out_dir, march, args.keep_going)
     except BuildError as e:
         print("mpybuild: %s" % e, file=sys.stderr)
         return 1

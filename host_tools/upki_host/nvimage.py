@@ -38,13 +38,16 @@ def decode_record(name: str, data: bytes) -> bytes:
     return payload
 
 
-def _fs(context, blocks, mount):
+def _fs(context, blocks, mount, prog_size=32):
+    # prog_size: 32 is VfsLfs2's default (ESP32, the simulated board); the rp2
+    # port mounts its flash with progsize=256.
     return LittleFS(
         context,
         block_size=BLOCK_SIZE,
         block_count=blocks,
         read_size=32,
-        prog_size=32,
+        prog_size=prog_size,
+        cache_size=prog_size,
         lookahead_size=32,
         mount=mount,
     )
@@ -53,10 +56,13 @@ def _fs(context, blocks, mount):
 class Image:
     """A board's flash image opened on the host."""
 
-    def __init__(self, data: bytes = None, size: int = 2 * 1024 * 1024):
+    def __init__(self, data: bytes = None, size: int = 2 * 1024 * 1024, prog_size: int = 32):
         if data is None:
+            if size % BLOCK_SIZE or size < 8 * BLOCK_SIZE:
+                raise ValueError("image size %d is not a multiple of %d (at least 8 blocks)"
+                                 % (size, BLOCK_SIZE))
             self.ctx = UserContext(size)
-            self.fs = _fs(self.ctx, size // BLOCK_SIZE, False)
+            self.fs = _fs(self.ctx, size // BLOCK_SIZE, False, prog_size)
             self.fs.format()
             self.fs.mount()
         else:
@@ -64,12 +70,12 @@ class Image:
                 raise ValueError("image size %d is not a multiple of %d" % (len(data), BLOCK_SIZE))
             self.ctx = UserContext(len(data))
             self.ctx.buffer[:] = data
-            self.fs = _fs(self.ctx, len(data) // BLOCK_SIZE, True)
+            self.fs = _fs(self.ctx, len(data) // BLOCK_SIZE, True, prog_size)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, prog_size=32):
         with open(path, "rb") as f:
-            return cls(f.read())
+            return cls(f.read(), prog_size=prog_size)
 
     def names(self):
         out = []
@@ -97,6 +103,19 @@ class Image:
         with self.fs.open(name + ".tmp", "wb") as f:
             f.write(encode_record(payload))
         self.fs.rename(name + ".tmp", name)
+
+    def put_file(self, name, data):
+        """A plain file (not an NVRAM record): firmware files for a full image."""
+        if "/" in name:
+            d = ""
+            for part in name.split("/")[:-1]:
+                d += "/" + part
+                try:
+                    self.fs.mkdir(d)
+                except Exception:
+                    pass  # exists
+        with self.fs.open(name, "wb") as f:
+            f.write(data)
 
     def data(self):
         return bytes(self.ctx.buffer)
