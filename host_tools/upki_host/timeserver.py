@@ -47,7 +47,9 @@ MISBEHAVIOURS = ("wrong-origin", "leap3", "stratum16", "bad-mac", "wrong-key", "
                  "truncated", "oversized", "silent", "other-port", "mode3")
 
 
-def mac(alg, key, packet):
+def mac(alg, key, packet, size=None):
+    """The MAC for packet; size cuts a digest (SHA-256: 20 bytes on NTPv4, or all 32 as
+    chrony sends it on NTPv3)."""
     if alg == "aes128cmac":
         from cryptography.hazmat.primitives.ciphers import algorithms
         from cryptography.hazmat.primitives.cmac import CMAC
@@ -55,7 +57,7 @@ def mac(alg, key, packet):
         c = CMAC(algorithms.AES(key))
         c.update(packet)
         return c.finalize()
-    return hashlib.new(alg, key + packet).digest()[:20]
+    return hashlib.new(alg, key + packet).digest()[: size or 20]
 
 
 def ntp_timestamp(t):
@@ -189,11 +191,12 @@ class TimeServer:
                 return None
             kid = struct.unpack_from(">I", req, 48)[0]
             k = self.keys.get(kid)
-            if k is None or extra != 4 + MAC_SIZES[k[0]]:
+            size = extra - 4
+            if k is None or (size != MAC_SIZES[k[0]] and not (k[0] == "sha256" and size == 32)):
                 return None  # as chrony: an unknown key gets no answer
-            if not hmac_equal(mac(k[0], k[1], req[:48]), req[52:]):
+            if not hmac_equal(mac(k[0], k[1], req[:48], size), req[52:]):
                 return None
-            key = (kid, k[0], k[1])
+            key = (kid, k[0], k[1], size)
         leap, stratum, refid = 0, self.stratum, self.refid
         if mode == "leap3":
             leap = 3
@@ -214,7 +217,7 @@ class TimeServer:
         pkt[40:48] = ntp_timestamp(self.now())
         out = bytes(pkt)
         if key is not None and mode != "unsigned":
-            kid, alg, secret = key
+            kid, alg, secret, size = key
             if mode == "wrong-key":
                 # another key of the same algorithm when there is one: same MAC length
                 others = sorted((self.keys[k][0] != alg, k) for k in self.keys if k != kid)
@@ -223,7 +226,7 @@ class TimeServer:
                 alg2, secret2 = self.keys.get(kid2, (alg, secret))
                 out += struct.pack(">I", kid2) + mac(alg2, secret2, out)
             else:
-                m = bytearray(mac(alg, secret, out))
+                m = bytearray(mac(alg, secret, out, size))
                 if mode == "bad-mac":
                     m[0] ^= 1
                 out += struct.pack(">I", kid) + bytes(m)
