@@ -22,12 +22,29 @@ x509_root.der and its key x509_key_2048b.der) and writes:
   cms_env_two.der                 -aes128 for the root and the leaf
   cms_env_oaep.der                RSAES-OAEP key transport (unsupported: refused)
   cms_certs_only.der              openssl crl2pkcs7 -nocrl (root, then leaf)
+
+and, from a real exchange between micromdm's scepclient and scepserver (Debian
+`scep`) captured through a recording proxy on 127.0.0.1:
+
+  cms_mm_ca.der / cms_mm_ca_key.der        the scepserver CA (key PKCS#8)
+  cms_mm_client_key.der                    scepclient's key (PKCS#8)
+  cms_mm_pkcsreq.der                       its PKCSReq (Go pkcs7: SignedData by a
+                                           self-signed certificate, EnvelopedData
+                                           for the CA with a constructed [0])
+  cms_mm_certrep.der                       scepserver's CertRep (SUCCESS, signer
+                                           info sha1WithRSAEncryption, inner
+                                           envelope in single DES)
 """
 
 import datetime
+import http.client
 import os
+import socket
 import subprocess
 import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography import x509
@@ -91,6 +108,135 @@ def fake_leaf():
         .sign(k, hashes.SHA256())
     )
     (DATA / "cms_fake_leaf.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _pkcs8(pem_path):
+    # scepserver writes its CA key PEM-encrypted under the empty password
+    pem = subprocess.run(
+        ["openssl", "pkey", "-in", str(pem_path), "-passin", "pass:"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    k = serialization.load_pem_private_key(pem, None)
+    return k.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def micromdm():
+    """One PKCSReq/CertRep exchange of scepclient with scepserver, recorded."""
+    captured = []
+    with tempfile.TemporaryDirectory() as t:
+        tmp = Path(t)
+        depot = tmp / "depot"
+        subprocess.run(
+            [
+                "scepserver",
+                "ca",
+                "-init",
+                "-depot",
+                str(depot),
+                "-keySize",
+                "2048",
+                "-years",
+                "10",
+                "-organization",
+                "upki-test",
+                "-country",
+                "DE",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        port, proxy_port = _free_port(), _free_port()
+        server = subprocess.Popen(
+            [
+                "scepserver",
+                "-depot",
+                str(depot),
+                "-port",
+                str(port),
+                "-challenge",
+                "s3cret",
+                "-allowrenew",
+                "0",
+                "-crtvalid",
+                "365",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        class Proxy(BaseHTTPRequestHandler):
+            def _forward(self, body=None):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request(self.command, self.path, body=body)
+                r = conn.getresponse()
+                data = r.read()
+                if "PKIOperation" in self.path:
+                    captured.append((body, data))
+                self.send_response(r.status)
+                self.send_header("Content-Type", r.getheader("Content-Type", ""))
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._forward()
+
+            def do_POST(self):
+                self._forward(self.rfile.read(int(self.headers["Content-Length"])))
+
+            def log_message(self, *args):
+                pass
+
+        proxy = ThreadingHTTPServer(("127.0.0.1", proxy_port), Proxy)
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            for _ in range(50):  # until scepserver listens
+                try:
+                    socket.create_connection(("127.0.0.1", port), 0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            subprocess.run(
+                [
+                    "scepclient",
+                    "-server-url",
+                    "http://127.0.0.1:%d/scep" % proxy_port,
+                    "-private-key",
+                    str(tmp / "client.key"),
+                    "-certificate",
+                    str(tmp / "client.crt"),
+                    "-challenge",
+                    "s3cret",
+                    "-cn",
+                    "upki-cms-test",
+                    "-keySize",
+                    "2048",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        finally:
+            proxy.shutdown()
+            server.terminate()
+            server.wait(10)
+        if len(captured) != 1 or not captured[0][0]:
+            raise SystemExit("expected one PKIOperation POST, captured %d" % len(captured))
+        ca = x509.load_pem_x509_certificate((depot / "ca.pem").read_bytes())
+        (DATA / "cms_mm_ca.der").write_bytes(ca.public_bytes(serialization.Encoding.DER))
+        (DATA / "cms_mm_ca_key.der").write_bytes(_pkcs8(depot / "ca.key"))
+        (DATA / "cms_mm_client_key.der").write_bytes(_pkcs8(tmp / "client.key"))
+        (DATA / "cms_mm_pkcsreq.der").write_bytes(captured[0][0])
+        (DATA / "cms_mm_certrep.der").write_bytes(captured[0][1])
 
 
 def main():

@@ -434,6 +434,18 @@ def _content_info(buf, expected_type):
     return is_, ie
 
 
+def _join_pieces(buf, s, e, what):
+    # the content of a constructed OCTET STRING: its primitive pieces joined
+    out = bytearray()
+    for t, ps, pe in der.children(buf, s, e):
+        if t != _OCTET_STRING:
+            raise DERError(
+                "%s piece at offset %d is %s, not an OCTET STRING" % (what, ps, der.tag_name(t))
+            )
+        out.extend(buf[ps:pe])
+    return out
+
+
 class _SignedDataParts:
     # offsets of the fields of a SignedData
     def __init__(self, buf):
@@ -454,11 +466,15 @@ class _SignedDataParts:
             if ce != ee:
                 raise DERError("trailing data in encapContentInfo at offset %d" % ce)
             t, os_, oe = der.read_tlv(buf, cs, ce)
-            if t == 0x24:
-                raise DERError("eContent in constructed (BER) form is not supported")
-            if t != _OCTET_STRING or oe != ce:
+            if oe != ce:
                 raise DERError("eContent at offset %d is not one OCTET STRING" % cs)
-            self.content = (os_, oe)
+            if t == _OCTET_STRING:
+                self.content = buf[os_:oe]
+            elif t == _OCTET_STRING | 0x20:
+                # BER constructed form (definite length): the pieces joined, a copy
+                self.content = _join_pieces(buf, os_, oe, "eContent")
+            else:
+                raise DERError("eContent at offset %d is not one OCTET STRING" % cs)
         pos = ee
         self.certificates = None
         t, s2, e2 = der.read_tlv(buf, pos, e)
@@ -628,7 +644,7 @@ def _verify(buf, certificates, content):
     if sd.content is not None:
         if content is not None:
             raise CryptoError("content given for a SignedData that carries its own")
-        content = buf[sd.content[0] : sd.content[1]]
+        content = sd.content
     elif content is None:
         raise CryptoError("SignedData has no content (detached) and none was given")
     embedded = sd.cert_spans()
@@ -817,10 +833,14 @@ def _open_envelope(buf, private_key, my_cert_der):
     if pos == ee:
         raise CryptoError("EncryptedContentInfo has no encryptedContent")
     t, cs, ce = der.read_tlv(buf, pos, ee)
-    if t == _CTX0:
-        raise DERError("encryptedContent in constructed (BER) form is not supported")
-    if t != _CTX0_PRIM or ce != ee:
+    if t not in (_CTX0_PRIM, _CTX0) or ce != ee:
         raise DERError("EncryptedContentInfo: expected encryptedContent [0] at offset %d" % pos)
+    if t == _CTX0:
+        # BER constructed form, as Go's pkcs7 (micromdm) writes it: OCTET
+        # STRING pieces, joined into the buffer that is decrypted in place
+        ciphertext = _join_pieces(buf, cs, ce, "encryptedContent")
+    else:
+        ciphertext = buf[cs:ce]
     if ee < e:  # unprotectedAttrs [1]
         t, _, ue = der.read_tlv(buf, ee, e)
         if t != _CTX1 or ue != e:
@@ -836,6 +856,6 @@ def _open_envelope(buf, private_key, my_cert_der):
 
     gc.collect()
     try:
-        return cipher.decrypt(alg, key, iv, buf[cs:ce])
+        return cipher.decrypt(alg, key, iv, ciphertext)
     except ValueError as ex:
         raise CryptoError("%s decryption failed (wrong key or damaged content): %s" % (alg, ex))

@@ -347,6 +347,52 @@ def test_tampered_envelope():
     assert "cannot decrypt the content-encryption key" in _msg(e)
 
 
+# ---------------------------------------------------------------- micromdm (Go pkcs7)
+
+_DES_CBC_OID = b"\x06\x05\x2b\x0e\x03\x02\x07"
+
+
+def test_micromdm_pkcsreq():
+    # scepclient's request: signed by a self-signed certificate, sha1, the
+    # EnvelopedData's encryptedContent as a constructed [0] (BER)
+    s = cms.verify(read_data("cms_mm_pkcsreq.der"))
+    assert s.signer.is_self_issued and s.signer.subject.get("CN") == ["SCEP SIGNER"]
+    assert s.hash_name == "sha1"
+    assert s.attributes["messageType"] == "19"
+    assert len(s.attributes["senderNonce"]) == 16
+    assert s.attributes["transactionID"]
+    ca_key = rsa.PrivateKey.from_der(read_data("cms_mm_ca_key.der"))
+    csr = cms.open_envelope(s.content, ca_key, read_data("cms_mm_ca.der"))
+    _, a, b = der.read_single(csr, der.SEQUENCE)
+    assert b"upki-cms-test" in csr
+
+
+def test_micromdm_certrep():
+    # scepserver's reply: signer info naming sha1WithRSAEncryption, the inner
+    # envelope in single DES whatever was asked, constructed [0] content
+    req = cms.verify(read_data("cms_mm_pkcsreq.der"))
+    ca = read_data("cms_mm_ca.der")
+    data = read_data("cms_mm_certrep.der")
+    s = cms.verify(data, [ca])
+    assert s.signer.der == ca
+    a = s.attributes
+    assert a["messageType"] == "3" and a["pkiStatus"] == "0"
+    assert a["recipientNonce"] == req.attributes["senderNonce"]
+    assert a["transactionID"] == req.attributes["transactionID"]
+    assert _DES_CBC_OID in bytes(s.content)
+    key = rsa.PrivateKey.from_der(read_data("cms_mm_client_key.der"))
+    plain = cms.open_envelope(s.content, key, req.signer)
+    certs = cms.read_certs_only(plain)
+    assert len(certs) == 1
+    issued = x509.Certificate(certs[0])
+    assert issued.modulus == key.n and issued.subject.get("CN") == ["upki-cms-test"]
+    assert issued.verify_signature(x509.Certificate(ca))
+    # micromdm embeds its CA certificate: the signer is found without any
+    # list, so trusting it is the caller's comparison (scep does it)
+    assert cms.verify(data).signer.der == ca
+    assert ca in [bytes(c) for c in s.certificates]
+
+
 # ---------------------------------------------------------------- certs-only
 
 
