@@ -663,8 +663,7 @@ def hexblock(data, indent="  ", words=8):
 # --- debug -------------------------------------------------------------------
 
 
-@command(EXEC, "debug crypto pki")
-def _debug_pki(s, args):
+def _debug_switch(args, on):
     from upki import log
 
     args.need(1)
@@ -672,23 +671,22 @@ def _debug_pki(s, args):
     w = args[0].lower()
     for cat, text in ((log.TRANSACTIONS, "Crypto PKI Trans"), (log.MESSAGES, "Crypto PKI Msg")):
         if cat.startswith(w):
-            log.enable(cat)
-            return "%s debugging is on\n" % text
+            if on:
+                log.enable(cat)
+            else:
+                log.disable(cat)
+            return "%s debugging is %s\n" % (text, "on" if on else "off")
     raise Invalid(0)
+
+
+@command(EXEC, "debug crypto pki")
+def _debug_pki(s, args):
+    return _debug_switch(args, True)
 
 
 @command(EXEC, "no debug crypto pki")
 def _no_debug_pki(s, args):
-    from upki import log
-
-    args.need(1)
-    args.only(1)
-    w = args[0].lower()
-    for cat, text in ((log.TRANSACTIONS, "Crypto PKI Trans"), (log.MESSAGES, "Crypto PKI Msg")):
-        if cat.startswith(w):
-            log.disable(cat)
-            return "%s debugging is off\n" % text
-    raise Invalid(0)
+    return _debug_switch(args, False)
 
 
 @command(EXEC, "undebug all")

@@ -88,42 +88,39 @@ class NVRAM:
 
     def read(self, name, max_size=65536):
         """The verified payload of record name, as bytes."""
-        path = self.path(name)
+        f, length = self._open_raw(name)
         try:
-            f = open(path, "rb")
-        except OSError:
-            raise NVRAMError(name, "no such record")
-        try:
-            total = f.seek(0, 2)
-            if total < _TRAILER:
-                raise NVRAMError(name, "truncated (%d bytes, no trailer)" % total)
-            length = total - _TRAILER
             if length > max_size:
                 raise NVRAMError(name, "%d bytes, more than the %d this reader takes" % (length, max_size))
-            f.seek(0)
             data = f.read(length)
             trailer = f.read(_TRAILER)
         finally:
             f.close()
-        self._check(name, data, length, trailer)
+        if len(data) != length:
+            raise NVRAMError(name, "short read")
+        self._check_trailer(name, length, trailer, hashlib.sha256(data).digest())
         return data
+
+    def _open_raw(self, name):
+        """The record's file at its start and its payload length (not yet verified)."""
+        try:
+            f = open(self.path(name), "rb")
+        except OSError:
+            raise NVRAMError(name, "no such record")
+        total = f.seek(0, 2)
+        if total < _TRAILER:
+            f.close()
+            raise NVRAMError(name, "truncated (%d bytes, no trailer)" % total)
+        f.seek(0)
+        return f, total - _TRAILER
 
     def read_text(self, name, max_size=65536):
         return self.read(name, max_size).decode()
 
     def verify(self, name):
         """Check a record of any size in bounded memory; return its payload length."""
-        path = self.path(name)
+        f, length = self._open_raw(name)
         try:
-            f = open(path, "rb")
-        except OSError:
-            raise NVRAMError(name, "no such record")
-        try:
-            total = f.seek(0, 2)
-            if total < _TRAILER:
-                raise NVRAMError(name, "truncated (%d bytes, no trailer)" % total)
-            length = total - _TRAILER
-            f.seek(0)
             h = hashlib.sha256()
             buf = bytearray(_CHUNK)
             mv = memoryview(buf)
@@ -148,11 +145,6 @@ class NVRAM:
         """
         length = self.verify(name)
         return open(self.path(name), "rb"), length
-
-    def _check(self, name, data, length, trailer):
-        if len(data) != length:
-            raise NVRAMError(name, "short read")
-        self._check_trailer(name, length, trailer, hashlib.sha256(data).digest())
 
     def _check_trailer(self, name, length, trailer, digest):
         if len(trailer) != _TRAILER or trailer[:4] != _MAGIC:

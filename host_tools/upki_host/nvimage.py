@@ -92,30 +92,25 @@ class Image:
     def write(self, name, payload):
         if isinstance(payload, str):
             payload = payload.encode()
-        if "/" in name:
-            d = ""
-            for part in name.split("/")[:-1]:
-                d += "/" + part
-                try:
-                    self.fs.mkdir(d)
-                except Exception:
-                    pass  # exists
+        self._makedirs(name)
         with self.fs.open(name + ".tmp", "wb") as f:
             f.write(encode_record(payload))
         self.fs.rename(name + ".tmp", name)
 
     def put_file(self, name, data):
         """A plain file (not an NVRAM record): firmware files for a full image."""
-        if "/" in name:
-            d = ""
-            for part in name.split("/")[:-1]:
-                d += "/" + part
-                try:
-                    self.fs.mkdir(d)
-                except Exception:
-                    pass  # exists
+        self._makedirs(name)
         with self.fs.open(name, "wb") as f:
             f.write(data)
+
+    def _makedirs(self, name):
+        d = ""
+        for part in name.split("/")[:-1]:
+            d += "/" + part
+            try:
+                self.fs.mkdir(d)
+            except Exception:
+                pass  # exists
 
     def data(self):
         return bytes(self.ctx.buffer)
