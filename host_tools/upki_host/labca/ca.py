@@ -45,6 +45,9 @@ DEFAULT_CDP_PATH = "/crl/ca.crl"
 ROOT_CDP_PATH = "/crl/root.crl"
 
 
+_KEY_CACHE = {}
+
+
 class LabCAError(Exception):
     """A lab CA operation that cannot be done; the message names what was wrong."""
 
@@ -292,7 +295,18 @@ class LabCA:
         return x509.load_pem_x509_certificate(path.read_bytes())
 
     def _key(self, role):
-        return serialization.load_pem_private_key((self.dir / (role + ".key")).read_bytes(), None)
+        # Loading checks the RSA key (~60 ms): keep each file's key while it is unchanged.
+        path = self.dir / (role + ".key")
+        st = path.stat()
+        tag = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+        key = _KEY_CACHE.get(tag)
+        if key is None:
+            # our own keys, written by init: the (slow) consistency check adds nothing
+            key = serialization.load_pem_private_key(
+                path.read_bytes(), None, unsafe_skip_rsa_key_validation=True
+            )
+            _KEY_CACHE[tag] = key
+        return key
 
     @property
     def root_cert(self):

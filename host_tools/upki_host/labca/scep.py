@@ -836,7 +836,7 @@ class Responder:
                 csr, days=self.days, cdp_url=self.cdp_url, public_key=other.public_key()
             )
         elif forge == "foreign-ca":
-            fca_cert, fca_key = _throwaway_ca(self.ca.ca_cert.subject.rfc4514_string())
+            fca_cert, fca_key = _throwaway_ca(self.ca.ca_cert.subject)
             cert = (
                 x509.CertificateBuilder()
                 .subject_name(cert.subject)
@@ -887,9 +887,11 @@ def _flip_signature(rep):
     return rep.replace(sig, bad)
 
 
-def _throwaway_ca(cn):
+def _throwaway_ca(name):
+    """A self-signed CA certificate and key named name (x509.Name or a common name)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, cn.split("=")[-1])])
+    if not isinstance(name, x509.Name):
+        name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, name)])
     now = utcnow() - datetime.timedelta(minutes=5)
     cert = (
         x509.CertificateBuilder()

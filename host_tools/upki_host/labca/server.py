@@ -248,14 +248,16 @@ class LabCAServer:
             if message is None:
                 return 400, "text/plain", b"missing message parameter\n", "no message"
             der = _b64(message.encode())
-        if not der:
-            return 400, "text/plain", b"message is not base64 DER\n", "PKIOperation undecodable"
         forge = self._take_forgery("PKIOperation")
+        if not der:
+            text = b"message is not base64 DER\n"
+            return 400, "text/plain", text, "PKIOperation undecodable", forge
         cms_forge = forge if forge in CMS_FORGERIES else None
         try:
             _status, rep, summary = self.responder.pki_operation(der, forge=cms_forge)
         except BadMessage as e:
-            return 400, "text/plain", ("%s\n" % e).encode(), "PKIOperation rejected: %s" % e
+            text = ("%s\n" % e).encode()
+            return 400, "text/plain", text, "PKIOperation rejected: %s" % e, forge
         return 200, "application/x-pki-message", rep, "PKIOperation %s" % summary, forge
 
     def _answer(self, handler, method):
@@ -290,6 +292,8 @@ class LabCAServer:
         if forge == "http-500":
             self._reply(handler, 500, "text/plain", b"internal server error (forged)\n")
             return
+        if forge in HTTP_FORGERIES:
+            code, ctype = 200, ("application/x-pki-message" if "PKIOperation" in summary else ctype)
         if forge == "garbage":
             data = os.urandom(max(64, len(data)))
         elif forge == "truncated":
