@@ -150,14 +150,6 @@ def _wrap(tag, parts):
     return n + len(parts[0])
 
 
-def _issuer_and_serial(cert):
-    # IssuerAndSerialNumber ::= SEQUENCE { issuer Name, serialNumber INTEGER }
-    buf = cert.der
-    s, e = cert._serial
-    serial_tlv = buf[s - len(der.encode_length(e - s)) - 1 : e]
-    return der.encode_sequence(bytes(buf[cert._issuer[0] : cert._issuer[1]]), bytes(serial_tlv))
-
-
 def _cert(obj, what):
     from upki import x509
 
@@ -257,7 +249,7 @@ def sign(
 
     signer_info = der.encode_sequence(
         b"\x02\x01\x01",  # version 1: issuerAndSerialNumber
-        _issuer_and_serial(cert),
+        cert.issuer_and_serial(),
         digest_alg,
         b"\xa0" + signed_attrs[1:],  # [0] IMPLICIT SignedAttributes
         _alg_id(sig_oid, True),
@@ -355,7 +347,7 @@ def envelope(content, recipient_cert_der, alg="aes128-cbc", randbytes=os.urandom
         raise CryptoError("cannot encrypt for the recipient: %s" % ex)
     recipient = der.encode_sequence(
         b"\x02\x01\x00",  # version 0: issuerAndSerialNumber
-        _issuer_and_serial(cert),
+        cert.issuer_and_serial(),
         _ALG_RSA,
         der.encode_octet_string(encrypted_key),
     )
@@ -625,10 +617,12 @@ def _rid_matches(buf, rid, cert):
 
 def verify(data, certificates=(), content=None):
     """Check a SignedData (DER, bare or in a ContentInfo) signed by one RSA
-    signer; return a Signed.  The signer certificate is looked for among the
-    certificates the message carries, then among `certificates` (DER or
-    x509.Certificate).  content: the content of a detached signature.
-    Raises DERError or CryptoError naming what is wrong."""
+    signer; return a Signed.  The signer certificate is looked for among
+    `certificates` (DER or x509.Certificate), then among those the message
+    carries.  content: the content of a detached signature, or b"" for a
+    SCEP CertRep FAILURE/PENDING without content (whose messageDigest is that
+    of the empty string).  Raises DERError or CryptoError naming what is
+    wrong; the error for absent content says "no content"."""
     buf = data if isinstance(data, memoryview) else memoryview(data)
     try:
         return _verify(buf, certificates, content)
@@ -648,7 +642,9 @@ def _verify(buf, certificates, content):
     elif content is None:
         raise CryptoError("SignedData has no content (detached) and none was given")
     embedded = sd.cert_spans()
-    candidates = embedded + list(certificates)
+    # the caller's certificates first: a forged embedded certificate naming
+    # the same issuer and serial number is then never the one checked
+    candidates = list(certificates) + embedded
     last_error = None
     for t, si_s, si_e in der.children(buf, s, e):
         if t != _SEQUENCE:

@@ -121,6 +121,17 @@ def test_verify_fake_certificate():
     assert "bad signature" in _msg(e), e
 
 
+def test_forged_embedded_certificate_loses_to_the_given_one():
+    # signed with another key, carrying a certificate that names the leaf's
+    # issuer and serial: with the real leaf given, that one is checked
+    fake = read_data("cms_fake_leaf.der")
+    root_key = rsa.PrivateKey.from_der(read_data("x509_key_2048b.der"))
+    data = cms.sign(CONTENT, fake, root_key)
+    assert cms.verify(data).signer.der == fake  # alone, it verifies ...
+    e = raises(CryptoError, cms.verify, data, [LEAF])  # ... not against the leaf
+    assert "bad signature" in _msg(e), e
+
+
 # ---------------------------------------------------------------- SignedData built here
 
 
