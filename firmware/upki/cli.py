@@ -70,6 +70,7 @@ def command(mode, words, help=None):
 def submode(name, prompt_suffix, parent=CONFIG):
     _PROMPT_SUFFIX[name] = prompt_suffix
     _submode_parent[name] = parent
+    _trees.setdefault(name, [{}, None])
     # `exit` goes back to the parent mode, `end` to exec, as in every IOS submode.
     command(name, "exit")(_exit)
     command(name, "end")(_end)
@@ -131,6 +132,7 @@ class Session:
         self.ask = ask or (lambda prompt, default="": default)
         self.exit_requested = None  # "reload" ends the console
         self.emit = None  # the console's writer, for output that must precede a question
+        self.collector = None  # fn(session, line) taking raw lines (hex input until "quit")
 
     def prompt(self):
         return self.router.hostname + _PROMPT_SUFFIX[self.mode]
@@ -146,6 +148,7 @@ class Session:
             self.router.config_sessions -= 1
         self.mode = EXEC
         self.context = None
+        self.collector = None
 
     def execute(self, line):
         """Run one line in the current mode; return what the console prints."""
@@ -162,6 +165,8 @@ class Session:
 
     def _execute(self, line):
         line = line.rstrip("\r\n")
+        if self.collector is not None:
+            return self.collector(self, line)
         stripped = line.strip()
         if not stripped or stripped[0] in "!#":
             return ""
