@@ -82,3 +82,16 @@ def test_no_certificate_removes_one(tmp_path):
     assert "% Certificate 99 is not in this chain" in out
     listing = out.split("#show flash")[1]
     assert "tp/lab/ca" in listing and "tp/lab/cert" not in listing
+
+
+def test_show_crypto_ca_trustpoints(tmp_path):
+    img = tmp_path / "b.img"
+    out = run(img, "conf t", "crypto ca trustpoint lab", "enrollment url http://127.0.0.1:8080/scep",
+              "crl query ldap://127.0.0.1:389/cn=Lab", "crypto ca trustpoint empty", "exit",
+              *chain_lines(), "end", "show crypto ca trustpoints")
+    shown = out.split("#show crypto ca trustpoints\n")[1]
+    assert shown.startswith(
+        "Trustpoint lab:\n    Subject Name:\n    CN = lab-root\n     O = cisco\n     C = US\n"
+        "          Serial Number: 01\n    Certificate configured.\n"
+        "    CEP URL: http://127.0.0.1:8080/scep\n    CRL query url: ldap://127.0.0.1:389/cn=Lab\n")
+    assert "Trustpoint empty:\n    Not authenticated" in shown

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # `crypto ca trustpoint NAME` and its configuration submode, as IOS 12.2T has it.
 from upki import config, trustpoint
-from upki.cli import CONFIG, Invalid, command, integer, submode
+from upki.cli import CONFIG, EXEC, Invalid, command, integer, submode
 
 TP_MODE = "ca-trustpoint"
 submode(TP_MODE, "(ca-trustpoint)#")
@@ -534,3 +534,42 @@ try:
     removal_hooks.append(_drop_certs_for_key)
 except ImportError:
     pass
+
+
+@command(EXEC, "show crypto ca trustpoints")
+def _show_trustpoints(s, args):
+    # IOS layout: the CA's subject one attribute a line, right-aligned names.
+    from upki.errors import PKIError
+
+    args.only(1)
+    out = []
+    for tp in trustpoint.all():
+        if args and tp.name != args[0]:
+            continue
+        out.append("Trustpoint %s:" % tp.name)
+        try:
+            cas = tp.ca_certificates()
+        except PKIError as e:
+            cas = []
+            out.append("    %% CA certificate record unreadable: %s" % e)
+        if cas:
+            ca = cas[0]  # the issuing CA
+            out.append("    Subject Name:")
+            attrs = str(ca.subject).split(", ")
+            width = max(len(a.split(" = ")[0]) for a in attrs) if attrs else 0
+            for a in attrs:
+                name, _, value = a.partition(" = ")
+                out.append("    " + " " * (width - len(name)) + name + " = " + value)
+            out.append("          Serial Number: %s" % ca.serial_hex)
+            out.append("    Certificate configured.")
+        else:
+            out.append("    Not authenticated: no CA certificate (use crypto ca authenticate %s)" % tp.name)
+        if tp.enrollment_url:
+            out.append("    CEP URL: %s" % tp.enrollment_url)
+        if tp.crl_query:
+            out.append("    CRL query url: %s" % tp.crl_query)
+        out.append("")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+command(EXEC, "show crypto pki trustpoints")(_show_trustpoints)
