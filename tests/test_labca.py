@@ -15,15 +15,14 @@ import time
 import pytest
 from asn1crypto import cms as acms
 from asn1crypto import crl as acrl
-from conftest import require_command
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 
 import labca_peer
-from labca_peer import SCEPClient, http, run
-
+from conftest import require_command
 from host_tools.upki_host.labca import DEFAULT_CAPS, LabCA, LabCAError, LabCAServer
+from labca_peer import SCEPClient, http, run
 
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER
@@ -112,7 +111,7 @@ def test_init_refuses_to_overwrite_and_cli_init_no_ra(tmp_path):
     assert r.returncode == 1 and "no lab CA in" in r.stderr
 
 
-# ---- GetCACaps / GetCACert -----------------------------------------------------------------------
+# ---- GetCACaps / GetCACert ----------------------------------------------------------------------
 
 
 def test_getcacaps_default_and_configured(tmp_path):
@@ -165,7 +164,7 @@ def test_getcacert_single_or_ca_ra_chain(tmp_path, openssl, sub_ca, ra, count):
         assert set(got) == want
 
 
-# ---- enrollment with the small client ------------------------------------------------------------
+# ---- enrollment with the small client -----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -282,7 +281,7 @@ def test_garbage_request_is_http_400_and_get_plus_encoding(tmp_path):
         assert labca_peer.Reply(status, "", body).pki_status == "SUCCESS"
 
 
-# ---- capabilities ---------------------------------------------------------------------------------
+# ---- capabilities -------------------------------------------------------------------------------
 
 
 def test_caps_are_enforced_get_only_3des_sha1(tmp_path):
@@ -354,7 +353,7 @@ def test_manual_deny_from_cli_gives_failure(tmp_path):
         assert rep.fail_info == "badCertId"
 
 
-# ---- renewal, GetCert, GetCRL, revocation ---------------------------------------------------------
+# ---- renewal, GetCert, GetCRL, revocation -------------------------------------------------------
 
 
 def _enrolled(server, tmp_path, cn="board1", key="client"):
@@ -474,7 +473,7 @@ def test_getcrl_and_revocation_over_http_cdp(tmp_path, openssl):
         ).get_revoked_certificate_by_serial_number(cert.serial_number)
 
 
-# ---- the serve command ---------------------------------------------------------------------------
+# ---- the serve command --------------------------------------------------------------------------
 
 
 def test_serve_cli_logs_each_request_and_rereads_state(tmp_path):
@@ -536,7 +535,7 @@ def test_serve_cli_logs_each_request_and_rereads_state(tmp_path):
     assert "GetCACaps" in lines[0] and "PENDING" in lines[1] and "SUCCESS" in lines[2]
 
 
-# ---- forged replies -------------------------------------------------------------------------------
+# ---- forged replies -----------------------------------------------------------------------------
 
 
 def _openssl_verifies(client, rep, tmp_path):

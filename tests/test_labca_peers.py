@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import require_command
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import labca_peer
+from conftest import require_command
 
 PEM = serialization.Encoding.PEM
 
@@ -57,7 +57,7 @@ def wait_for(predicate, timeout=15.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
-# ---- micromdm scepclient -------------------------------------------------------------------------
+# ---- micromdm scepclient ------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -70,10 +70,27 @@ def run_scepclient(exe, server, workdir, cn, challenge="s3cret", timeout=60):
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [exe, "-server-url", server.url, "-private-key", str(workdir / "key.pem"),
-         "-certificate", str(workdir / "cert.pem"), "-cn", cn, "-organization", "upki lab",
-         "-challenge", challenge, "-keySize", "2048"],
-        capture_output=True, text=True, timeout=timeout, cwd=str(workdir),
+        [
+            exe,
+            "-server-url",
+            server.url,
+            "-private-key",
+            str(workdir / "key.pem"),
+            "-certificate",
+            str(workdir / "cert.pem"),
+            "-cn",
+            cn,
+            "-organization",
+            "upki lab",
+            "-challenge",
+            challenge,
+            "-keySize",
+            "2048",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=str(workdir),
     )
 
 
@@ -85,10 +102,10 @@ def test_scepclient_enrolls_auto_grant(tmp_path, scepclient, sub_ca, ra):
         pem = (tmp_path / "c" / "cert.pem").read_bytes()
         cert = x509.load_pem_x509_certificate(pem)
         assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == (
-            "board-mdm")
+            "board-mdm"
+        )
         assert cert.issuer == server.ca.ca_cert.subject
-        key = serialization.load_pem_private_key(
-            (tmp_path / "c" / "key.pem").read_bytes(), None)
+        key = serialization.load_pem_private_key((tmp_path / "c" / "key.pem").read_bytes(), None)
         assert cert.public_key().public_numbers() == key.public_key().public_numbers()
         verify_chain(tmp_path, server.ca, pem)
         ops = [line for line in server.log if "PKIOperation" in line]
@@ -120,10 +137,22 @@ def test_scepclient_manual_approval_from_cli(tmp_path, scepclient):
         work = tmp_path / "c"
         work.mkdir()
         proc = subprocess.Popen(
-            [scepclient, "-server-url", server.url, "-private-key", str(work / "key.pem"),
-             "-certificate", str(work / "cert.pem"), "-cn", "board-wait", "-challenge",
-             "s3cret"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(work),
+            [
+                scepclient,
+                "-server-url",
+                server.url,
+                "-private-key",
+                str(work / "key.pem"),
+                "-certificate",
+                str(work / "cert.pem"),
+                "-cn",
+                "board-wait",
+                "-challenge",
+                "s3cret",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=str(work),
         )
         try:
             (rec,) = wait_for(server.pending, what="a pending request")
@@ -143,7 +172,7 @@ def test_scepclient_manual_approval_from_cli(tmp_path, scepclient):
         assert len(server.ca.requests()) == 1
 
 
-# ---- strongSwan pki --scep -----------------------------------------------------------------------
+# ---- strongSwan pki --scep ----------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -152,9 +181,13 @@ def pki():
 
 
 def write_key_der(path, key):
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption()))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
     return path
 
 
@@ -162,14 +195,38 @@ def strongswan_args(server, workdir, key_path, cn, password="s3cret", extra=()):
     ca = server.ca
     sig = ca.ra_sign_cert or ca.ca_cert
     enc = ca.ra_enc_cert or ca.ca_cert
-    for name, cert in (("sig.pem", sig), ("enc.pem", enc), ("ca.pem", ca.ca_cert),
-                       ("root.pem", ca.root_cert)):
+    for name, cert in (
+        ("sig.pem", sig),
+        ("enc.pem", enc),
+        ("ca.pem", ca.ca_cert),
+        ("root.pem", ca.root_cert),
+    ):
         (workdir / name).write_bytes(cert.public_bytes(PEM))
-    args = ["--scep", "--url", server.url, "--in", str(key_path), "--dn",
-            "C=DE, O=upki lab, CN=%s" % cn, "--san", "%s.lab.test" % cn,
-            "--cacert-enc", str(workdir / "enc.pem"), "--cacert-sig", str(workdir / "sig.pem"),
-            "--cacert", str(workdir / "ca.pem"), "--cipher", "des3", "--interval", "1",
-            "--maxpolltime", "30", "--outform", "pem"]
+    args = [
+        "--scep",
+        "--url",
+        server.url,
+        "--in",
+        str(key_path),
+        "--dn",
+        "C=DE, O=upki lab, CN=%s" % cn,
+        "--san",
+        "%s.lab.test" % cn,
+        "--cacert-enc",
+        str(workdir / "enc.pem"),
+        "--cacert-sig",
+        str(workdir / "sig.pem"),
+        "--cacert",
+        str(workdir / "ca.pem"),
+        "--cipher",
+        "des3",
+        "--interval",
+        "1",
+        "--maxpolltime",
+        "30",
+        "--outform",
+        "pem",
+    ]
     if ca.sub_cert is not None:
         args += ["--cacert", str(workdir / "root.pem")]
     if password is not None:
@@ -179,8 +236,9 @@ def strongswan_args(server, workdir, key_path, cn, password="s3cret", extra=()):
 
 def run_pki(exe, args, out_path, timeout=60):
     with open(out_path, "wb") as out:
-        r = subprocess.run([exe] + args, stdout=out, stderr=subprocess.PIPE, text=True,
-                           timeout=timeout)
+        r = subprocess.run(
+            [exe] + args, stdout=out, stderr=subprocess.PIPE, text=True, timeout=timeout
+        )
     return r
 
 
@@ -188,9 +246,22 @@ def run_pki(exe, args, out_path, timeout=60):
 def test_strongswan_enrolls_end_to_end(tmp_path, pki, sub_ca, ra):
     with labca_peer.running(tmp_path, sub_ca=sub_ca, ra=ra, challenge="s3cret") as server:
         # GetCACert through strongSwan: it checks the chain and writes CA and RA certs
-        r = subprocess.run([pki, "--scepca", "--url", server.url, "--caout",
-                            str(tmp_path / "ca.der"), "--raout", str(tmp_path / "ra.der"),
-                            "--force"], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                pki,
+                "--scepca",
+                "--url",
+                server.url,
+                "--caout",
+                str(tmp_path / "ca.der"),
+                "--raout",
+                str(tmp_path / "ra.der"),
+                "--force",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stderr
         if ra:
             assert "RA cert is trusted" in r.stderr
@@ -214,12 +285,17 @@ def test_strongswan_polls_until_approved_from_cli(tmp_path, pki):
     with labca_peer.running(tmp_path, sub_ca=True, manual=True, challenge="s3cret") as server:
         key_path = write_key_der(tmp_path / "key.der", labca_peer.generated_key("strongswan"))
         out = open(tmp_path / "c.pem", "wb")
-        proc = subprocess.Popen([pki] + strongswan_args(server, tmp_path, key_path, "gw2"),
-                                stdout=out, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [pki] + strongswan_args(server, tmp_path, key_path, "gw2"),
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         out.close()
         try:
-            wait_for(lambda: sum("CertPoll" in line for line in server.log) >= 1,
-                     what="a CertPoll")
+            wait_for(
+                lambda: sum("CertPoll" in line for line in server.log) >= 1, what="a CertPoll"
+            )
             (rec,) = server.pending()
             labca_cli("approve", rec["id"], "--dir", server.ca.dir)
             _o, err = proc.communicate(timeout=30)
@@ -238,7 +314,10 @@ def test_strongswan_denied_from_cli_gets_failure(tmp_path, pki):
         key_path = write_key_der(tmp_path / "key.der", labca_peer.generated_key("strongswan"))
         proc = subprocess.Popen(
             [pki] + strongswan_args(server, tmp_path, key_path, "gw3", password=None),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             (rec,) = wait_for(server.pending, what="a pending request")
             labca_cli("deny", rec["id"], "--dir", server.ca.dir)
@@ -259,8 +338,14 @@ def test_strongswan_renews_with_its_current_certificate(tmp_path, pki):
         assert r.returncode == 0, r.stderr
         new_key = labca_peer.generated_key("strongswan-new")
         new_path = write_key_der(tmp_path / "new.der", new_key)
-        args = strongswan_args(server, tmp_path, new_path, "gw4", password=None,
-                               extra=["--cert", str(tmp_path / "old.pem"), "--key", str(old_key)])
+        args = strongswan_args(
+            server,
+            tmp_path,
+            new_path,
+            "gw4",
+            password=None,
+            extra=["--cert", str(tmp_path / "old.pem"), "--key", str(old_key)],
+        )
         r = run_pki(pki, args, tmp_path / "new.pem")
         assert r.returncode == 0, r.stderr
         new = x509.load_pem_x509_certificate((tmp_path / "new.pem").read_bytes())

@@ -22,7 +22,6 @@ import datetime
 import fcntl
 import json
 import os
-import secrets
 from pathlib import Path
 
 from cryptography import x509
@@ -143,7 +142,9 @@ class LabCA:
             raise LabCAError("%s is corrupt: %s" % (self.state_path, e)) from None
 
     def _write_state(self, state):
-        atomic_write(self.state_path, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode())
+        atomic_write(
+            self.state_path, (json.dumps(state, indent=1, sort_keys=True) + "\n").encode()
+        )
 
     def state(self):
         """A fresh copy of the state (the server calls this on every request)."""

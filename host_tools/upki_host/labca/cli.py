@@ -20,7 +20,9 @@ def _parser():
 
     s = add("init", "create the root CA (and sub-CA), RA signing and RA encryption certificates")
     s.add_argument("--sub-ca", action="store_true", help="issue from a sub-CA under the root")
-    s.add_argument("--no-ra", action="store_true", help="no RA certificates: the CA answers itself")
+    s.add_argument(
+        "--no-ra", action="store_true", help="no RA certificates: the CA answers itself"
+    )
     s.add_argument("--key-size", type=int, default=2048)
     s.add_argument("--cn", default="upki Lab Root CA", help="the root CA's common name")
     s.add_argument("--years", type=int, default=10)
@@ -90,22 +92,35 @@ def _run(ca, args):
         )
     if args.cmd == "list":
         reqs = ca.requests()
-        print("%-4s %-8s %-10s %-8s %-24s %s" % ("ID", "STATUS", "KIND", "SERIAL", "RECEIVED", "SUBJECT"))
+        print(
+            "%-4s %-8s %-10s %-8s %-24s %s"
+            % ("ID", "STATUS", "KIND", "SERIAL", "RECEIVED", "SUBJECT")
+        )
         for r in reqs:
             print(
                 "%-4d %-8s %-10s %-8s %-24s %s"
-                % (r["id"], r["status"], r["kind"], r["serial"] or "-", r["received"][:19],
-                   r["subject"])
+                % (
+                    r["id"],
+                    r["status"],
+                    r["kind"],
+                    r["serial"] or "-",
+                    r["received"][:19],
+                    r["subject"],
+                )
             )
         st = ca.state()
         if st["revoked"]:
-            print("revoked: " + ", ".join(
-                "%s (%s)" % (s, v["reason"]) for s, v in sorted(st["revoked"].items())))
+            print(
+                "revoked: "
+                + ", ".join("%s (%s)" % (s, v["reason"]) for s, v in sorted(st["revoked"].items()))
+            )
         return 0
     if args.cmd == "approve":
         cert = ca.approve(args.id)
-        print("labca: request %d approved: serial %X, %s" % (
-            args.id, cert.serial_number, cert.subject.rfc4514_string()))
+        print(
+            "labca: request %d approved: serial %X, %s"
+            % (args.id, cert.serial_number, cert.subject.rfc4514_string())
+        )
         return 0
     if args.cmd == "deny":
         ca.deny(args.id)
@@ -124,18 +139,24 @@ def _run(ca, args):
             with open(args.out, "wb") as f:
                 f.write(crl.public_bytes(serialization.Encoding.DER))
         print("CRL issuer: %s" % crl.issuer.rfc4514_string())
-        print("  this update: %s  next update: %s" % (
-            crl.last_update_utc.isoformat(), crl.next_update_utc.isoformat()))
+        print(
+            "  this update: %s  next update: %s"
+            % (crl.last_update_utc.isoformat(), crl.next_update_utc.isoformat())
+        )
         for entry in crl:
             reason = "unspecified"
             try:
                 from cryptography import x509
 
-                reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+                reason = entry.extensions.get_extension_for_class(
+                    x509.CRLReason
+                ).value.reason.value
             except Exception:
                 pass
-            print("  serial %X revoked %s (%s)" % (
-                entry.serial_number, entry.revocation_date_utc.isoformat(), reason))
+            print(
+                "  serial %X revoked %s (%s)"
+                % (entry.serial_number, entry.revocation_date_utc.isoformat(), reason)
+            )
         if len(crl) == 0:
             print("  no revoked certificates")
         return 0

@@ -299,7 +299,8 @@ def _children(data):
 def _octets(data):
     """The bytes of OCTET STRING segments (BER constructed, as Go's pkcs7 writes)."""
     return b"".join(
-        _octets(contents) if method == 1 else contents for _c, method, _t, contents in _children(data)
+        _octets(contents) if method == 1 else contents
+        for _c, method, _t, contents in _children(data)
     )
 
 
@@ -341,7 +342,9 @@ def open_envelope(der, keys):
         for cert, key in keys:
             if _same_issuer_serial(rid.chosen, cert):
                 try:
-                    session_key = key.decrypt(ri.chosen["encrypted_key"].native, padding.PKCS1v15())
+                    session_key = key.decrypt(
+                        ri.chosen["encrypted_key"].native, padding.PKCS1v15()
+                    )
                 except ValueError:
                     raise SCEPFailure(
                         BAD_MESSAGE_CHECK, "the encrypted content key does not decrypt"
@@ -417,7 +420,9 @@ def parse_request(der, keys):
     except BadMessage:
         raise
     except Exception as e:  # asn1crypto raises many types on malformed input
-        raise BadMessage("not a CMS SignedData pkiMessage: %s: %s" % (type(e).__name__, e)) from None
+        raise BadMessage(
+            "not a CMS SignedData pkiMessage: %s: %s" % (type(e).__name__, e)
+        ) from None
     for oid, label in (
         (OID_MESSAGE_TYPE, "messageType"),
         (OID_TRANSACTION_ID, "transactionID"),
@@ -706,7 +711,9 @@ class Responder:
             elif req.message_type == GET_CRL:
                 payload, extra = self._get_crl(req)
             else:
-                raise SCEPFailure(BAD_REQUEST, "messageType %s is not a request" % req.message_type)
+                raise SCEPFailure(
+                    BAD_REQUEST, "messageType %s is not a request" % req.message_type
+                )
         except SCEPFailure as f:
             status, fail_info, fail_text, payload = FAILURE, f.fail_info, f.text, None
         except LabCAError as e:
@@ -803,9 +810,14 @@ class Responder:
         rid = self.ca.add_request(
             req.transaction_id, csr_der, subject, kind, status="issued", serial=cert.serial_number
         )
-        return SUCCESS, self._payload(req, cert, csr, forge), "id=%d serial=%s" % (
-            rid,
-            serial_text(cert.serial_number),
+        return (
+            SUCCESS,
+            self._payload(req, cert, csr, forge),
+            "id=%d serial=%s"
+            % (
+                rid,
+                serial_text(cert.serial_number),
+            ),
         )
 
     def _deliver(self, req, rec, forge):
@@ -814,9 +826,14 @@ class Responder:
             raise SCEPFailure(BAD_CERT_ID, "issued certificate %s is missing" % rec["serial"])
         self.ca.mark_delivered(rec["id"])
         csr = x509.load_der_x509_csr(bytes.fromhex(rec["csr"]))
-        return SUCCESS, self._payload(req, cert, csr, forge), "id=%d serial=%s" % (
-            rec["id"],
-            rec["serial"],
+        return (
+            SUCCESS,
+            self._payload(req, cert, csr, forge),
+            "id=%d serial=%s"
+            % (
+                rec["id"],
+                rec["serial"],
+            ),
         )
 
     def _poll(self, req, forge):
@@ -867,7 +884,9 @@ class Responder:
                 return degenerate([c]), "serial=%s" % serial_text(serial)
         cert = self.ca.issued_cert(serial) if serial > 0 else None
         if cert is None or not _same_issuer_serial(ias, cert):
-            raise SCEPFailure(BAD_CERT_ID, "no certificate with serial %X from that issuer" % serial)
+            raise SCEPFailure(
+                BAD_CERT_ID, "no certificate with serial %X from that issuer" % serial
+            )
         return degenerate([cert]), "serial=%s" % serial_text(serial)
 
     def _get_crl(self, req):

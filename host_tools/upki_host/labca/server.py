@@ -283,8 +283,14 @@ class LabCAServer:
         where = parsed.path
         self._log(
             "%s %s %s -> %d %s %dB"
-            % (handler.client_address[0], method, where, code if forge != "http-500" else 500,
-               summary, len(data))
+            % (
+                handler.client_address[0],
+                method,
+                where,
+                code if forge != "http-500" else 500,
+                summary,
+                len(data),
+            )
         )
         if forge == "hang":
             self._stopping.wait(self.hang_seconds)
@@ -293,7 +299,10 @@ class LabCAServer:
             self._reply(handler, 500, "text/plain", b"internal server error (forged)\n")
             return
         if forge in HTTP_FORGERIES:
-            code, ctype = 200, ("application/x-pki-message" if "PKIOperation" in summary else ctype)
+            code, ctype = (
+                200,
+                ("application/x-pki-message" if "PKIOperation" in summary else ctype),
+            )
         if forge == "garbage":
             data = os.urandom(max(64, len(data)))
         elif forge == "truncated":
