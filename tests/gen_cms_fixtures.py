@@ -17,9 +17,11 @@ x509_root.der and its key x509_key_2048b.der) and writes:
   cms_signed_nocerts.der          ... -nocerts (signer certificate not embedded)
   cms_signed_keyid.der            ... -keyid (signer by subjectKeyIdentifier)
   cms_signed_detached.der         ... without -nodetach (no eContent)
+  cms_signed_pss.der / _md5       RSASSA-PSS, MD5: refused as unsupported
   cms_signed_crypto.der           cryptography's PKCS7SignatureBuilder (sha256)
   cms_env_aes128.der / _aes256 / _des3 / _des   openssl cms -encrypt for the leaf
   cms_env_two.der                 -aes128 for the root and the leaf
+  cms_env_keyid.der               -aes128 -keyid (recipient by subjectKeyIdentifier)
   cms_env_oaep.der                RSAES-OAEP key transport (unsupported: refused)
   cms_certs_only.der              openssl crl2pkcs7 -nocrl (root, then leaf)
 
@@ -259,6 +261,8 @@ def main():
             ("nocerts", ["-md", "sha256", "-nodetach", "-nocerts"]),
             ("keyid", ["-md", "sha256", "-nodetach", "-keyid"]),
             ("detached", ["-md", "sha256"]),
+            ("pss", ["-md", "sha256", "-nodetach", "-keyopt", "rsa_padding_mode:pss"]),
+            ("md5", ["-md", "md5", "-nodetach"]),
         ):
             openssl(*sign, *extra, "-out", str(DATA / ("cms_signed_%s.der" % name)))
         cert, key = keys["leaf"]
@@ -278,6 +282,7 @@ def main():
         ):
             openssl(*enc, *extra, "-out", str(DATA / ("cms_env_%s.der" % name)), leaf)
         openssl(*enc, "-aes128", "-out", str(DATA / "cms_env_two.der"), root, leaf)
+        openssl(*enc, "-aes128", "-keyid", "-out", str(DATA / "cms_env_keyid.der"), leaf)
         openssl(
             *enc,
             "-aes128",

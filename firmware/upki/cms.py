@@ -802,7 +802,10 @@ def _open_envelope(buf, private_key, my_cert_der):
         raise CryptoError("%d recipients and no certificate to find ours" % len(ktris))
     ks, ke = mine
     vs2, ve2 = _expect(buf, ks, ke, _INTEGER, "KeyTransRecipientInfo version")
-    _, _, pos = der.read_tlv(buf, ve2, ke)  # rid
+    rt, r_s, pos = der.read_tlv(buf, ve2, ke)  # rid
+    rid = _read_rid(buf, rt, r_s, pos, "RecipientInfo rid")
+    if der.decode_int(buf, vs2, ve2) != (0 if rid[0] == "ias" else 2):
+        raise DERError("KeyTransRecipientInfo version does not go with its recipient identifier")
     kalg, params, pos = _read_alg(buf, pos, ke, "keyEncryptionAlgorithm")
     if kalg != _RSA:
         if kalg == _OAEP:
@@ -816,6 +819,9 @@ def _open_envelope(buf, private_key, my_cert_der):
     # EncryptedContentInfo (read before the RSA work: bad structure fails fast)
     es, ee = _expect(buf, re, e, _SEQUENCE, "EncryptedContentInfo")
     ts, te = _expect(buf, es, ee, _OID, "EncryptedContentInfo contentType")
+    ctype = der.decode_oid(buf, ts, te)
+    if ctype != DATA:
+        raise CryptoError("encrypted content of type %s, expected data" % _alg_name(ctype))
     calg, params, pos = _read_alg(buf, te, ee, "contentEncryptionAlgorithm")
     try:
         alg = cipher.alg_for_oid(calg)
