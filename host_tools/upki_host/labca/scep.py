@@ -445,6 +445,11 @@ def parse_request(der, keys):
             ):
                 signer = c
                 break
+    elif sid.name == "subject_key_identifier":
+        for c in certs:
+            if c.key_identifier == sid.chosen.native:
+                signer = c
+                break
     if signer is None:
         raise BadMessage("the pkiMessage does not carry its signer's certificate")
     req.signer_cert = _crypto_cert(signer)
