@@ -126,10 +126,12 @@ def unquote(text):
 class _Conn:
     """A socket with an overall deadline; reads at most _CHUNK bytes at a time."""
 
-    def __init__(self, host, port, timeout):
+    def __init__(self, host, port, timeout, proto="HTTP", error=None):
         import socket
 
         self.where = "%s:%d" % (host, port)
+        self.proto = proto
+        self.error = error or HTTPError
         self.timeout = timeout
         self.deadline = time.ticks_add(time.ticks_ms(), int(timeout * 1000))
         self.buf = b""
@@ -140,9 +142,9 @@ class _Conn:
         try:
             ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except OSError as e:
-            raise HTTPError("HTTP %s: cannot resolve host (%s)" % (self.where, _errno(e)))
+            raise self.error(self.proto + " %s: cannot resolve host (%s)" % (self.where, _errno(e)))
         if not ai:
-            raise HTTPError("HTTP %s: cannot resolve host" % self.where)
+            raise self.error(self.proto + " %s: cannot resolve host" % self.where)
         af, addr = ai[0][0], ai[0][-1]
         s = socket.socket(af, socket.SOCK_STREAM)
         self.sock = s
@@ -151,7 +153,7 @@ class _Conn:
             s.connect(addr)
         except OSError as e:
             self.close()
-            raise HTTPError("HTTP %s: connect failed (%s)" % (self.where, _errno(e)))
+            raise self.error(self.proto + " %s: connect failed (%s)" % (self.where, _errno(e)))
 
     def close(self):
         if self.sock is not None:
@@ -170,25 +172,25 @@ class _Conn:
                     raise OSError(32)
                 mv = mv[n:]
         except OSError as e:
-            raise HTTPError("HTTP %s: send failed (%s)" % (self.where, _errno(e)))
+            raise self.error(self.proto + " %s: send failed (%s)" % (self.where, _errno(e)))
 
     def _fill(self):
         """Refill the buffer when it is empty; return False at end of stream."""
         left = time.ticks_diff(self.deadline, time.ticks_ms())
         if left <= 0:
-            raise HTTPError("HTTP %s: no complete answer within %s s" % (self.where, self.timeout))
+            raise self.error(self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout))
         try:
             self.sock.settimeout(left / 1000)
             # recv, not readinto: a stream readinto waits for a full buffer
             data = self.sock.recv(_CHUNK)
         except OSError as e:
             if _timed_out(e):
-                raise HTTPError(
-                    "HTTP %s: no complete answer within %s s" % (self.where, self.timeout)
+                raise self.error(
+                    self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout)
                 )
-            raise HTTPError("HTTP %s: receive failed (%s)" % (self.where, _errno(e)))
+            raise self.error(self.proto + " %s: receive failed (%s)" % (self.where, _errno(e)))
         if data is None:  # non-blocking read with nothing there (MicroPython)
-            raise HTTPError("HTTP %s: no complete answer within %s s" % (self.where, self.timeout))
+            raise self.error(self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout))
         n = len(data)
         self.buf = data
         self.mv = memoryview(data)
@@ -202,12 +204,12 @@ class _Conn:
         total = 0
         while True:
             if self.start == self.end and not self._fill():
-                raise HTTPError("HTTP %s: connection closed inside the %s" % (self.where, what))
+                raise self.error(self.proto + " %s: connection closed inside the %s" % (self.where, what))
             i = self.buf.find(b"\n", self.start, self.end)
             stop = self.end if i < 0 else i + 1
             total += stop - self.start
             if total > limit:
-                raise HTTPError("HTTP %s: %s longer than %d bytes" % (self.where, what, limit))
+                raise self.error(self.proto + " %s: %s longer than %d bytes" % (self.where, what, limit))
             parts.append(bytes(self.mv[self.start : stop]))
             self.start = stop
             if i >= 0:
@@ -301,8 +303,8 @@ def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, l
             k, sep, v = line.partition(b":")
             if not sep:
                 raise HTTPError("HTTP %s: malformed header line %r" % (c.where, bytes(line[:40])))
-            k = k.decode().strip().lower()
-            v = v.decode().strip()
+            k = _text(k).strip().lower()
+            v = _text(v).strip()
             hdrs[k] = hdrs[k] + ", " + v if k in hdrs else v
         if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
             return status, reason, hdrs, (None if sink else b""), 0
@@ -332,6 +334,15 @@ def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, l
         c.close()
 
 
+def _text(b):
+    # Header text is UTF-8 or, as RFC 9110 5.5 allows (obs-text), bytes taken
+    # one for one: a stray high byte is not worth refusing a CRL for.
+    try:
+        return b.decode()
+    except UnicodeError:
+        return "".join([chr(x) for x in b])
+
+
 def _status_line(c, max_header):
     line = c.readline(256, "status line")
     parts = line.split(None, 2)
@@ -343,7 +354,7 @@ def _status_line(c, max_header):
         status = 0
     if not 100 <= status <= 599:
         raise HTTPError("HTTP %s: garbage status line %r" % (c.where, bytes(line[:40])))
-    reason = parts[2].decode() if len(parts) > 2 else ""
+    reason = _text(parts[2]) if len(parts) > 2 else ""
     return status, reason
 
 
