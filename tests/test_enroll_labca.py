@@ -572,3 +572,52 @@ def test_prompts_when_the_trustpoint_leaves_questions_open(tmp_path):
         cert = x509.load_der_x509_certificate(record(img, "tp/lab/cert"))
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert "10.1.2.3" in [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+
+
+# ---------------------------------------------------------------- GetCRL / GetCert (API)
+
+GET_OPS = """
+import json
+from binascii import hexlify
+from board import Board
+b = Board(%(img)r)
+b.mount()
+from upki import cli, enroll, trustpoint
+from upki.errors import SCEPError
+router, session, msgs = cli.boot(b)
+router.clock.set(%(now)d, "test")
+tp = trustpoint.get("lab")
+ca = tp.ca_certificates()[0]
+mine = tp.certificate("cert")
+out = {"crl": str(hexlify(enroll.get_crl(tp, ca, mine.serial, router)), "ascii"),
+       "cert": str(hexlify(enroll.get_cert(tp, ca, mine.serial, router)), "ascii")}
+try:
+    enroll.get_cert(tp, ca, mine.serial + 1000, router)
+except SCEPError as e:
+    out["missing"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_get_crl_and_get_cert_api(tmp_path):
+    import json
+
+    from mpy import ROOT, run_micropython
+
+    img = fresh_image(tmp_path / "b.img")
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
+        out = run_board(img, [clock_line(), *trustpoint_lines(server.url),
+                              "crypto ca authenticate lab", "yes", "crypto ca enroll lab",
+                              "write memory"])
+        assert "%CRYPTO-6-CERTRET" in out
+        env = {"MICROPYPATH": "%s:%s:.frozen" % (ROOT / "firmware", ROOT / "boards" / "unix")}
+        r = run_micropython(["-c", GET_OPS % {"img": str(img), "now": int(time.time())}], env=env,
+                            timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+        crl = x509.load_der_x509_crl(bytes.fromhex(got["crl"]))
+        assert crl.issuer == server.ca.ca_cert.subject
+        assert crl.is_signature_valid(server.ca.ca_cert.public_key())
+        assert bytes.fromhex(got["cert"]) == record(img, "tp/lab/cert")
+        assert "GetCert refused by the CA: badCertId" in got["missing"]
+        assert any("GetCRL" in line for line in server.log)
