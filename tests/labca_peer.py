@@ -121,6 +121,22 @@ def self_signed(key, cn="SCEP SIGNER"):
     )
 
 
+def self_signed_with_ski(key, cn="SCEP SIGNER"):
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .sign(key, hashes.SHA256())
+    )
+
+
 def make_csr(key, cn, challenge=None, san=None, key_usage=None):
     b = x509.CertificateSigningRequestBuilder().subject_name(
         x509.Name(

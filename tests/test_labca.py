@@ -671,3 +671,47 @@ def test_forged_http_replies(tmp_path):
 def test_server_api_requires_a_ca(tmp_path):
     with pytest.raises(LabCAError, match="no lab CA"):
         LabCAServer(tmp_path / "none")
+
+
+def test_certificate_forgery_waits_for_the_reply_that_carries_one(tmp_path, openssl):
+    with labca_peer.running(tmp_path, manual=True) as server:
+        client = SCEPClient(server)
+        subject = labca_peer.make_csr(client.key, "late").subject
+        server.forge("other-key")
+        assert client.enroll("late", challenge=None).pki_status == "PENDING"
+        assert client.poll(subject).pki_status == "PENDING"
+        assert "[forged" not in "".join(server.log)
+        (rec,) = server.pending()
+        server.approve(rec["id"])
+        rep = client.poll(subject)
+        assert rep.pki_status == "SUCCESS" and "[forged: other-key]" in server.log[-1]
+        (cert,) = certs_of(client.unwrap(rep, tmp_path / "u"))
+        assert cert.public_key().public_numbers() != client.key.public_key().public_numbers()
+
+
+def test_signer_named_by_subject_key_identifier_and_cdp_url_option(tmp_path, openssl):
+    cdp = "http://crl.lab.test/upki.crl"
+    with labca_peer.running(tmp_path, cdp_url=cdp) as server:
+        client = SCEPClient(server)
+        der, signer = client_message_with_ski(client)
+        rep = client.send_raw(der)
+        assert rep.pki_status == "SUCCESS", rep.fields
+        (cert,) = certs_of(client.unwrap(rep, tmp_path / "u", recipient_cert=signer))
+        got = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        assert got[0].full_name[0].value == cdp
+
+
+def client_message_with_ski(client):
+    """A PKCSReq whose SignerInfo names its signer by subjectKeyIdentifier (CMS v3)."""
+    key = client.key
+    signer = labca_peer.self_signed_with_ski(key)
+    csr = labca_peer.make_csr(key, "ski", challenge=None).public_bytes(DER)
+    der = labca_peer.pki_message(
+        "19", csr, signer, key, client.recipient, client.transaction_id, b"s" * 16
+    )
+    ci = acms.ContentInfo.load(der)
+    si = ci["content"]["signer_infos"][0]
+    ski = signer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    si["sid"] = acms.SignerIdentifier(name="subject_key_identifier", value=ski)
+    si["version"] = "v3"
+    return ci.dump(force=True), signer

@@ -5,7 +5,7 @@ Built on asn1crypto (ASN.1/CMS structures) and cryptography (RSA, AES, 3DES), an
 independent of the firmware's own upki.cms so that each side checks the other.
 
     responder = Responder(ca, caps=DEFAULT_CAPS, challenge="s3cret", manual=False)
-    status, content_type, body, summary = responder.pki_operation(der, method="POST")
+    status, certrep, summary, _forged = responder.pki_operation(der, forge=None)
 
 The CertRep is signed by the RA signing certificate (or the CA when there is no RA)
 with signatureAlgorithm rsaEncryption, the digest the request used, and the signed
@@ -131,6 +131,10 @@ _CIPHERS = {
     "tripledes_3key": (TripleDES, 24),
     "des": (TripleDES, 8),
 }
+
+
+# forgeries of the issued certificate: they wait for a reply that carries one
+CERT_FORGERIES = ("other-key", "foreign-ca")
 
 
 class SCEPFailure(Exception):
@@ -694,7 +698,7 @@ class Responder:
             raise SCEPFailure(BAD_REQUEST, "Renewal is not offered in GetCACaps")
 
     def pki_operation(self, der, forge=None):
-        """(pki status name or error, CertRep DER or None, one-line summary, extra).
+        """(pkiStatus name, CertRep DER, one-line summary, whether forge was applied).
 
         Raises BadMessage for a body that cannot be answered with a CertRep.
         """
@@ -754,9 +758,13 @@ class Responder:
             summary += " %s (%s)" % (FAIL_NAMES.get(fail_info, fail_info), fail_text)
         if extra:
             summary += " " + extra
-        if forge:
+        # a certificate forgery only shows in a reply that carries a certificate
+        applied = forge not in CERT_FORGERIES or (
+            status == SUCCESS and req.message_type in (PKCS_REQ, RENEWAL_REQ, CERT_POLL)
+        )
+        if forge and applied:
             summary += " [forged: %s]" % forge
-        return STATUS_NAMES[status], rep, summary
+        return STATUS_NAMES[status], rep, summary, applied
 
     # -- PKCSReq / RenewalReq / CertPoll
 

@@ -254,7 +254,12 @@ class LabCAServer:
             return 400, "text/plain", text, "PKIOperation undecodable", forge
         cms_forge = forge if forge in CMS_FORGERIES else None
         try:
-            _status, rep, summary = self.responder.pki_operation(der, forge=cms_forge)
+            _status, rep, summary, applied = self.responder.pki_operation(der, forge=cms_forge)
+            if cms_forge and not applied:
+                # a certificate forgery waits for the reply that carries a certificate
+                with self._lock:
+                    self._forgeries.insert(0, [cms_forge, "PKIOperation", 1])
+                forge = None
         except BadMessage as e:
             text = ("%s\n" % e).encode()
             return 400, "text/plain", text, "PKIOperation rejected: %s" % e, forge
