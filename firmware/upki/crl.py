@@ -582,7 +582,7 @@ def ingest(nvram, name, f, length, issuer, now=None, source="", run_records=64,
         )
         run_size, total = sizes
         info.source = source
-        info.fetched = now or 0
+        info.fetched = int(now or 0)
         if bytes(info.issuer_der) != bytes(issuer_name):
             raise CRLError("CRL issuer does not match the CA certificate's subject",
                            "crl-wrong-issuer")

@@ -1,0 +1,489 @@
+# SPDX-License-Identifier: MIT
+# Feature module: peer certificate validation for trustpoints, the CRL cache,
+# and the commands around them.
+#
+#   upki.trustpoint.get(NAME).verify(chain, identity=None) -> upki.validate.Result
+#
+# CRLs are kept in NVRAM as indexes (upki.crl), one record per issuing CA
+# (crl/<16 hex of SHA-1 of the CA's subject>), and used until their
+# nextUpdate.  A missing or stale CRL is fetched, in IOS's order: the
+# certificate's CRL distribution points over HTTP, then over LDAP, then the
+# trustpoint's `crl query` URL, then SCEP GetCRL from the enrollment URL.
+# Each fetch streams into a staging record, which upki.crl checks and indexes.
+#
+# Commands: crypto ca crl request NAME | crypto ca verify NAME FILE |
+# show crypto ca crls | show crypto ca timers | crypto identity NAME (dn, fqdn) |
+# crypto pki certificate map LABEL SEQ (subject-name/issuer-name eq|ne|co|nc VALUE)
+from upki import config, identity, log, trustpoint
+from upki.cli import CONFIG, EXEC, Incomplete, Invalid, command, submode
+from upki.errors import ClockError, ConfigError, PKIError
+
+MAX_CRL = 8 << 20  # bytes: a fetched CRL larger than this is refused
+STAGING = "crl/fetch"
+TIMEOUT = 10
+
+_indexes = {}  # record name -> crl.Index (verified once when opened)
+_fetched_from = {}  # record name -> URL of the last successful fetch
+
+
+def _attach(router):
+    _indexes.clear()
+    _fetched_from.clear()
+    identity.clear()
+
+
+config.attach_hooks.append(_attach)
+
+
+def _debug(text):
+    log.debug(log.TRANSACTIONS, "CRYPTO_PKI: " + text)
+
+
+def record_for(issuer):
+    import hashlib
+    from binascii import hexlify
+
+    return "crl/" + hexlify(hashlib.sha1(issuer.subject.der()).digest()[:8]).decode()
+
+
+def cached(router, issuer, now):
+    """The stored CRL index of issuer, valid at now, or None."""
+    from upki import crl
+
+    name = record_for(issuer)
+    idx = _indexes.get(name)
+    if idx is None:
+        if not router.nvram.exists(name):
+            return None
+        try:
+            idx = crl.Index(router.nvram, name)
+        except PKIError as e:
+            _debug("stored CRL %s unusable: %s" % (name, e))
+            return None
+        _indexes[name] = idx
+    info = idx.info
+    if info.issuer_der != issuer.subject.der():
+        return None
+    if info.this_update > now or (info.next_update is not None and info.next_update < now):
+        return None
+    return idx
+
+
+def crl_urls(tp, cert):
+    """Where to look for the CRL covering cert: its CDP HTTP URLs, its CDP LDAP
+    URLs, then the trustpoint's `crl query`."""
+    cdp = []
+    if cert is not None:
+        try:
+            cdp = cert.crl_distribution_points or []
+        except PKIError:
+            cdp = []
+    out = [u for u in cdp if u.lower().startswith("http://")]
+    out += [u for u in cdp if u.lower().startswith("ldap://")]
+    if tp is not None and tp.crl_query and tp.crl_query not in out:
+        q = tp.crl_query
+        if q.lower().startswith("http://"):
+            out.insert(len([u for u in out if u.lower().startswith("http://")]), q)
+        else:
+            out.append(q)
+    return out
+
+
+def _stage(router, source, tp, issuer, cert):
+    """Fetch one CRL into the staging record; return its source description."""
+    from upki import http, ldap
+
+    w = router.nvram.writer(STAGING)
+    try:
+        if source == "scep":
+            from upki import enroll
+
+            w.write(enroll.get_crl(tp, issuer, cert.serial if cert is not None else 0))
+        elif source.lower().startswith("ldap://"):
+            ldap.fetch(source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
+        else:
+            r = http.request("GET", source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
+            if r.status != 200:
+                raise PKIError("HTTP %d %s from %s" % (r.status, r.reason, source))
+    except BaseException:
+        w.abort()
+        raise
+    w.close()
+
+
+def fetch(router, tp, issuer, cert, now):
+    """Fetch, check and store the CRL of issuer; return its crl.Index.
+    Raises PKIError naming every source tried when none gave a valid CRL."""
+    from upki import crl
+
+    sources = crl_urls(tp, cert)
+    if tp is not None and tp.enrollment_url:
+        sources.append("scep")
+    if not sources:
+        raise PKIError("no CRL distribution point, crl query or enrollment URL for %s"
+                       % issuer.subject)
+    errors = []
+    name = record_for(issuer)
+    for src in sources:
+        where = "SCEP GetCRL at %s" % tp.enrollment_url if src == "scep" else src
+        _debug("Getting CRL of %s from %s" % (issuer.subject, where))
+        try:
+            _stage(router, src, tp, issuer, cert)
+            f, length = router.nvram.open(STAGING)
+            try:
+                crl.ingest(router.nvram, name, f, length, issuer, now=now, source=where)
+            finally:
+                f.close()
+        except PKIError as e:
+            _debug("CRL from %s refused: %s" % (where, e))
+            errors.append("%s: %s" % (where, e))
+            continue
+        except OSError as e:
+            errors.append("%s: error %s" % (where, e))
+            continue
+        finally:
+            router.nvram.delete(STAGING)
+        _indexes.pop(name, None)
+        idx = crl.Index(router.nvram, name)
+        _indexes[name] = idx
+        _fetched_from[name] = where
+        _debug("CRL received from %s: %d entries, next update %s" % (
+            where, idx.info.count, _date(idx.info.next_update)))
+        return idx
+    raise PKIError("no valid CRL: " + "; ".join(errors))
+
+
+def provider(router, tp, now):
+    """The crl_provider upki.validate calls for one verification."""
+
+    def get(issuer, cert, may_fetch):
+        idx = cached(router, issuer, now)
+        if idx is not None or not may_fetch:
+            return idx
+        return fetch(router, tp, issuer, cert, now)
+
+    return get
+
+
+def revocation_mode(tp):
+    if tp.revocation == "none":
+        return "none"
+    return tp.crl_mode or "crl"
+
+
+def anchors_of(tp):
+    """(anchors, intermediates) from the trustpoint's CA certificates: the
+    root is the anchor; a subordinate trustpoint's own CA is trusted as it is."""
+    cas = tp.ca_certificates()
+    if not cas:
+        return [], []
+    top = cas[-1]
+    return [top], cas[:-1]
+
+
+def verify(tp, chain, ident=None, now=None):
+    """The trustpoint verifier (installed as upki.trustpoint.verifier)."""
+    from upki import validate
+
+    router = trustpoint.router()
+    if now is None:
+        try:
+            now = int(router.clock.require_trusted("certificate validation"))
+        except ClockError as e:
+            return validate.Result("clock-not-authoritative", str(e))
+    try:
+        anchors, inter = anchors_of(tp)
+    except PKIError as e:
+        return validate.Result("malformed", "trustpoint %s CA certificates: %s" % (tp.name, e))
+    if not anchors:
+        return validate.Result("unknown-issuer", "trustpoint %s is not authenticated" % tp.name)
+    r = validate.verify_chain(chain, anchors, now, intermediates=inter,
+                              crl_provider=provider(router, tp, now),
+                              revocation=revocation_mode(tp))
+    if r.ok and ident:
+        matched, how = identity.match(r.path[0], ident)
+        if matched:
+            r.identity = how
+        else:
+            r.reason = "identity-mismatch"
+            r.detail = how
+            r.cert = r.path[0]
+    _debug("Certificate validation %s (trustpoint %s)%s" % (
+        "succeeded" if r.ok else "failed: " + r.reason, tp.name,
+        (": " + r.detail) if r.detail else ""))
+    return r
+
+
+trustpoint.verifier[0] = verify
+
+
+def _date(t):
+    from upki.clock import format_date
+
+    return "none" if t is None else format_date(t)
+
+
+# ---------------------------------------------------------------- exec commands
+
+
+def _tp(args):
+    args.need(1)
+    tp = trustpoint.get(args[0])
+    if tp is None:
+        raise Invalid(0, "Trustpoint %s not found" % args[0])
+    return tp
+
+
+@command(EXEC, "crypto ca crl request")
+def _crl_request(s, args):
+    tp = _tp(args)
+    args.only(1)
+    try:
+        now = int(s.router.clock.require_trusted("a CRL request"))
+    except ClockError as e:
+        return "%s\n" % e
+    cas = tp.ca_certificates()
+    if not cas:
+        return "%% Trustpoint %s has no CA certificate: authenticate it first\n" % tp.name
+    own = tp.certificate("cert")
+    try:
+        idx = fetch(s.router, tp, cas[0], own, now)
+    except PKIError as e:
+        return "%% CRL request for trustpoint %s failed: %s\n" % (tp.name, e)
+    return "%% CRL received for trustpoint %s: %d revoked, next update %s\n" % (
+        tp.name, idx.info.count, _date(idx.info.next_update))
+
+
+command(EXEC, "crypto pki crl request")(_crl_request)
+
+
+@command(EXEC, "show crypto ca crls")
+def _show_crls(s, args):
+    from upki import crl, x509
+
+    out = []
+    for name in s.router.nvram.names("crl"):
+        if name == STAGING:
+            continue
+        idx = _indexes.get(name)
+        try:
+            if idx is None:
+                idx = crl.Index(s.router.nvram, name)
+                _indexes[name] = idx
+        except PKIError as e:
+            out.append("%% CRL record %s unusable: %s" % (name, e))
+            continue
+        info = idx.info
+        issuer = x509.Name(memoryview(info.issuer_der), 0, len(info.issuer_der))
+        out.append("CRL Issuer Name:")
+        out.append("    " + str(issuer))
+        out.append("    LastUpdate: " + _date(info.this_update))
+        out.append("    NextUpdate: " + _date(info.next_update))
+        out.append("    Retrieved from CRL Distribution Point:")
+        out.append("      " + (info.source or "(unknown)"))
+        out.append("    Revoked certificates: %d" % info.count)
+        out.append("")
+    if not out:
+        return "% No CRLs present\n"
+    return "\n".join(out) + "\n"
+
+
+command(EXEC, "show crypto pki crls")(_show_crls)
+
+
+@command(EXEC, "show crypto ca timers")
+def _show_timers(s, args):
+    from upki import crl
+
+    now = s.router.clock.now()
+    lines = ["PKI Timers"]
+    timers = []
+    for name in s.router.nvram.names("crl"):
+        if name == STAGING:
+            continue
+        try:
+            idx = _indexes.get(name) or crl.Index(s.router.nvram, name)
+        except PKIError:
+            continue
+        if idx.info.next_update is not None:
+            timers.append((idx.info.next_update - now, "CRL " + (idx.info.source or name)))
+    timers.sort()
+    for left, what in timers:
+        lines.append("|  %s %s" % (_left(left), what))
+    if len(lines) == 1:
+        lines.append("|  (none)")
+    return "\n".join(lines) + "\n"
+
+
+command(EXEC, "show crypto pki timers")(_show_timers)
+
+
+def _left(sec):
+    sign = "-" if sec < 0 else " "
+    sec = abs(int(sec))
+    if sec >= 86400:
+        return "%s%dd%02dh" % (sign, sec // 86400, sec % 86400 // 3600)
+    return "%s%2d:%02d:%02d" % (sign, sec // 3600, sec // 60 % 60, sec % 60)
+
+
+def read_chain(data):
+    """Certificates from PEM blocks or back-to-back DER: a list of DER bytes."""
+    from upki import der
+
+    out = []
+    if b"-----BEGIN" in data:
+        from binascii import a2b_base64
+
+        text = data.decode()
+        pos = 0
+        while True:
+            i = text.find("-----BEGIN CERTIFICATE-----", pos)
+            if i < 0:
+                break
+            j = text.find("-----END CERTIFICATE-----", i)
+            if j < 0:
+                raise PKIError("unterminated PEM certificate")
+            out.append(a2b_base64("".join(text[i + 27 : j].split())))
+            pos = j + 25
+        return out
+    buf = memoryview(data)
+    pos = 0
+    while pos < len(buf):
+        _t, _s, end = der.read_tlv(buf, pos, len(buf))
+        out.append(bytes(buf[pos:end]))
+        pos = end
+    return out
+
+
+@command(EXEC, "crypto ca verify")
+def _verify_cmd(s, args):
+    tp = _tp(args)
+    args.need(2)
+    path = args[1]
+    if path.startswith("flash:"):
+        path = path[6:]
+    full = s.router.board.flash_root.rstrip("/") + "/" + path.lstrip("/")
+    try:
+        with open(full, "rb") as f:
+            data = f.read(65536)
+    except OSError:
+        return "%%Error opening flash:%s (No such file)\n" % path.lstrip("/")
+    ident = args[2] if len(args) > 2 else None
+    try:
+        chain = read_chain(data)
+    except (PKIError, ValueError) as e:
+        return "%% %s: not a certificate chain: %s\n" % (path, e)
+    r = tp.verify(chain, ident)
+    if r.ok:
+        out = ["Certificate chain is valid (trustpoint %s, %d certificates in the path)"
+               % (tp.name, len(r.path))]
+        for i, c in enumerate(r.path):
+            out.append("  %d: %s" % (i, c.subject))
+        if r.identity:
+            out.append("  Identity: matched %s" % r.identity)
+        for n in r.notes:
+            out.append("  Note: %s" % n)
+        return "\n".join(out) + "\n"
+    return "%% Certificate chain is not valid: %s\n%% %s\n" % (r.reason, r.detail)
+
+
+command(EXEC, "crypto pki verify")(_verify_cmd)
+
+
+# ---------------------------------------------------------------- identities
+
+ID_MODE = "crypto-identity"
+MAP_MODE = "ca-certificate-map"
+submode(ID_MODE, "(crypto-identity)#")
+submode(MAP_MODE, "(ca-certificate-map)#")
+
+
+@command(CONFIG, "crypto identity")
+def _identity(s, args):
+    args.need(1)
+    args.only(1)
+    s.router.modified = True
+    s.enter(ID_MODE, identity.identity(args[0], create=True))
+    return ""
+
+
+@command(CONFIG, "no crypto identity")
+def _no_identity(s, args):
+    args.need(1)
+    args.only(1)
+    if not identity.remove_identity(args[0]):
+        return "%% Identity %s does not exist\n" % args[0]
+    s.router.modified = True
+    return ""
+
+
+@command(ID_MODE, "dn")
+def _id_dn(s, args):
+    args.need(1)
+    try:
+        s.context.add_dn(args.rest(0))
+    except ConfigError as e:
+        raise Invalid(0, str(e))
+    s.router.modified = True
+    return ""
+
+
+@command(ID_MODE, "fqdn")
+def _id_fqdn(s, args):
+    args.need(1)
+    args.only(1)
+    s.context.add_fqdn(args[0])
+    s.router.modified = True
+    return ""
+
+
+@command(CONFIG, "crypto pki certificate map")
+def _cert_map(s, args):
+    args.need(2)
+    args.only(2)
+    from upki.cli import integer
+
+    seq = integer(args, 1, 1, 65535)
+    s.router.modified = True
+    s.enter(MAP_MODE, identity.certificate_map(args[0], seq, create=True))
+    return ""
+
+
+command(CONFIG, "crypto ca certificate map")(_cert_map)
+
+
+@command(CONFIG, "no crypto pki certificate map")
+def _no_cert_map(s, args):
+    args.need(1)
+    from upki.cli import integer
+
+    seq = integer(args, 1, 1, 65535) if len(args) > 1 else None
+    if not identity.remove_map(args[0], seq):
+        return "%% Certificate map %s does not exist\n" % args[0]
+    s.router.modified = True
+    return ""
+
+
+def _map_rule(field):
+    def handler(s, args):
+        if len(args) < 2:
+            raise Incomplete()
+        op = args[0].lower()
+        if op not in identity.OPS:
+            raise Invalid(0, "operator must be eq, ne, co or nc")
+        s.context.add_rule(field, op, args.rest(1))
+        s.router.modified = True
+        return ""
+
+    command(MAP_MODE, field)(handler)
+
+
+_map_rule("subject-name")
+_map_rule("issuer-name")
+
+
+@config.section
+def _render(router, lines):
+    out = identity.all_lines()
+    if out:
+        lines.extend(out)

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: MIT
+"""Peer validation on the simulated board, as an operator drives it: a
+trustpoint for the val-int2 CA (fixtures of tests/gen_crl_fixtures.py), its
+CRL fetched over HTTP (python -m http.server) or LDAP (a real slapd), cached
+in NVRAM and shown by `show crypto ca crls`, the revocation modes, identities
+and certificate maps, and the untrusted clock; chains read from flash with
+`crypto ca verify`."""
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from host_tools.upki_host.nvimage import Image
+from mpy import ROOT, board
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from slapd_peer import Slapd  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+CLOCK = "clock set 00:00:00 1 Jun 2026"
+
+
+def _der(name):
+    return (DATA / name).read_bytes()
+
+
+def _pem(*names):
+    import base64
+
+    return "".join(
+        "-----BEGIN CERTIFICATE-----\n%s-----END CERTIFICATE-----\n"
+        % base64.encodebytes(_der("val_%s.der" % n)).decode()
+        for n in names
+    ).encode()
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def cdp(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cdp")
+    (d / "int2.crl").write_bytes(_der("crl_int2.der"))
+    (d / "int2-badsig.crl").write_bytes(_der("crl_int2_badsig.der"))
+    port = _free_port()
+    p = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(d),
+         str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield "http://127.0.0.1:%d" % port
+    p.terminate()
+    p.wait(5)
+
+
+def _image(tmp_path):
+    img = Image()
+    img.put_file("good.pem", _pem("leaf"))
+    img.put_file("revoked.pem", _pem("leaf_revoked"))
+    img.put_file("expired.pem", _pem("leaf_expired"))
+    img.put_file("good.der", _der("val_leaf.der"))
+    path = tmp_path / "b.img"
+    img.save(path)
+    return path
+
+
+def _trustpoint(crl_lines):
+    from binascii import hexlify
+
+    h = hexlify(_der("val_int2.der")).decode().upper()
+    hexlines = ["  " + h[i : i + 64] for i in range(0, len(h), 64)]
+    return (["configure terminal", "crypto ca trustpoint lab"] + crl_lines + [" exit",
+            "crypto ca certificate chain lab", " certificate ca 12"] + hexlines
+            + ["  quit", " exit", "end"])
+
+
+def run(image, lines):
+    r = board(image, "\n".join(lines) + "\n", timeout=120)
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "Internal error" not in out, out
+    return r.stdout
+
+
+def _after(out, cmd):
+    """The console output of one command (up to the next prompt)."""
+    i = out.index("#" + cmd + "\n") + len(cmd) + 2
+    j = out.find("Router", i)
+    return out[i : j if j >= 0 else None]
+
+
+def test_http_crl_good_revoked_and_show(tmp_path, cdp):
+    img = _image(tmp_path)
+    out = run(img, [CLOCK] + _trustpoint([" crl query %s/int2.crl" % cdp]) + [
+        "debug crypto pki transactions",
+        "crypto ca verify lab good.pem",
+        "crypto ca verify lab revoked.pem",
+        "crypto ca verify lab expired.pem",
+        "crypto ca verify lab good.der",
+        "show crypto ca crls",
+        "show crypto ca timers",
+    ])
+    good = _after(out, "crypto ca verify lab good.pem")
+    assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good
+    assert "CRYPTO_PKI: Getting CRL of CN = val-int2, O = upki lab, C = US from %s/int2.crl" % cdp \
+        in out
+    assert "CRYPTO_PKI: CRL received from %s/int2.crl: 2 entries" % cdp in out
+    revoked = _after(out, "crypto ca verify lab revoked.pem")
+    assert "% Certificate chain is not valid: revoked" in revoked
+    assert "was revoked on 03:04:05 UTC Apr 2 2026, reason keyCompromise" in revoked
+    assert "not valid: expired" in _after(out, "crypto ca verify lab expired.pem")
+    assert "Certificate chain is valid" in _after(out, "crypto ca verify lab good.der")
+    # fetched once, then served from the NVRAM cache
+    assert out.count("Getting CRL of") == 1
+    crls = _after(out, "show crypto ca crls")
+    assert crls.splitlines()[:7] == [
+        "CRL Issuer Name:",
+        "    CN = val-int2, O = upki lab, C = US",
+        "    LastUpdate: 00:00:00 UTC May 1 2026",
+        "    NextUpdate: 00:00:00 UTC Jul 1 2026",
+        "    Retrieved from CRL Distribution Point:",
+        "      %s/int2.crl" % cdp,
+        "    Revoked certificates: 2",
+    ]
+    assert "CRL %s/int2.crl" % cdp in _after(out, "show crypto ca timers")
+
+
+def test_cached_crl_survives_reload_and_is_refetched_when_expired(tmp_path, cdp):
+    img = _image(tmp_path)
+    out = run(img, [CLOCK] + _trustpoint([" crl query %s/int2.crl" % cdp]) + [
+        "write memory", "crypto ca crl request lab"])
+    assert "% CRL received for trustpoint lab: 2 revoked, next update 00:00:00 UTC Jul 1 2026" \
+        in out
+    # after a reboot the cached CRL answers, even with the CDP gone: optional mode
+    out = run(img, [CLOCK, "configure terminal", "crypto ca trustpoint lab",
+                    " crl query http://127.0.0.1:1/none.crl", " crl optional", " end",
+                    "debug crypto pki transactions",
+                    "crypto ca verify lab revoked.pem"])
+    assert "not valid: revoked" in out and "Getting CRL" not in out
+    # past nextUpdate the cached CRL is stale: fail closed, fetching (and failing) again
+    out = run(img, ["clock set 00:00:00 2 Jul 2026", "configure terminal",
+                    "crypto ca trustpoint lab", " crl query http://127.0.0.1:1/none.crl",
+                    " end", "debug crypto pki transactions", "crypto ca verify lab good.pem"])
+    assert "Getting CRL of" in out
+    assert "% Certificate chain is not valid: crl-unavailable" in out
+    assert "connect failed (connection refused)" in out
+
+
+def test_modes_with_crl_unreachable_or_badly_signed(tmp_path, cdp):
+    dead = "http://127.0.0.1:%d/int2.crl" % _free_port()
+    for query, mode, expect in [
+        (dead, None, "not valid: crl-unavailable"),
+        (dead, " crl best-effort", "Certificate chain is valid"),
+        (dead, " crl optional", "Certificate chain is valid"),
+        (dead, " revocation-check none", "Certificate chain is valid"),
+        (cdp + "/int2-badsig.crl", None, "not valid: crl-unavailable"),
+        (cdp + "/int2-badsig.crl", " crl best-effort", "Certificate chain is valid"),
+    ]:
+        img = _image(tmp_path)
+        lines = [" crl query " + query] + ([mode] if mode else [])
+        out = run(img, [CLOCK] + _trustpoint(lines) + ["crypto ca verify lab good.pem",
+                                                        "crypto ca verify lab revoked.pem"])
+        assert expect in _after(out, "crypto ca verify lab good.pem"), (query, mode, out)
+        rev = _after(out, "crypto ca verify lab revoked.pem")
+        if "badsig" in query and mode is None:
+            assert "CRL signature check failed" in rev
+        if mode == " crl best-effort":
+            assert "Note: CN = r1.lab.test" not in rev  # the revoked one is checked...
+            assert "Certificate chain is valid" in rev  # ...but no CRL could be had
+
+
+def test_ldap_crl_from_slapd(tmp_path):
+    with Slapd(tmp_path / "ldap", {"cn=val-int2": {"crl": _der("crl_int2.der")}}) as s:
+        img = _image(tmp_path)
+        out = run(img, [CLOCK] + _trustpoint([" crl query " + s.url("cn=val-int2")]) + [
+            "crypto ca verify lab good.pem", "crypto ca verify lab revoked.pem",
+            "show crypto ca crls"])
+    assert "Certificate chain is valid" in _after(out, "crypto ca verify lab good.pem")
+    assert "not valid: revoked" in _after(out, "crypto ca verify lab revoked.pem")
+    assert "      ldap://127.0.0.1:%d/cn%%3Dval-int2" % s.port in out
+
+
+def test_identities_and_certificate_maps(tmp_path):
+    img = _image(tmp_path)
+    out = run(img, [CLOCK] + _trustpoint([" revocation-check none"]) + [
+        "configure terminal",
+        "crypto identity vpn",
+        " dn ou=vpn,o=upki lab",
+        " exit",
+        "crypto identity other",
+        " dn ou=finance",
+        " fqdn r9.lab.test",
+        " exit",
+        "crypto identity byname",
+        " fqdn R1.LAB.TEST",
+        " exit",
+        "crypto pki certificate map issuers 10",
+        " issuer-name eq cn = val-int2, o = upki lab, c = us",
+        " subject-name nc finance",
+        " exit",
+        "end",
+        "crypto ca verify lab good.pem vpn",
+        "crypto ca verify lab good.pem other",
+        "crypto ca verify lab good.pem byname",
+        "crypto ca verify lab good.pem issuers",
+        "crypto ca verify lab good.pem nosuch",
+        "show running-config",
+    ])
+    assert "Identity: matched identity vpn (dn ou=vpn,o=upki lab)" in out
+    other = _after(out, "crypto ca verify lab good.pem other")
+    assert "not valid: identity-mismatch" in other
+    assert "matches no line of crypto identity other" in other
+    assert "Identity: matched identity byname (fqdn r1.lab.test)" in out
+    assert "Identity: matched certificate map issuers 10" in out
+    assert "no crypto identity or certificate map named nosuch" in out
+    assert "crypto identity vpn\n dn ou=vpn,o=upki lab\n!" in out
+    assert "crypto pki certificate map issuers 10\n issuer-name eq cn = val-int2" in out
+
+
+def test_untrusted_clock_refuses(tmp_path):
+    img = _image(tmp_path)
+    out = run(img, _trustpoint([" revocation-check none"]) + ["crypto ca verify lab good.pem",
+                                                              "crypto ca verify lab nofile.pem"])
+    assert "not valid: clock-not-authoritative" in out
+    assert "%Error opening flash:nofile.pem (No such file)" in out
