@@ -621,3 +621,18 @@ def test_get_crl_and_get_cert_api(tmp_path):
         assert bytes.fromhex(got["cert"]) == record(img, "tp/lab/cert")
         assert "GetCert refused by the CA: badCertId" in got["missing"]
         assert any("GetCRL" in line for line in server.log)
+
+
+def test_debug_crypto_pki_transactions_and_messages(tmp_path):
+    img = fresh_image(tmp_path / "b.img")
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
+        out = run_board(img, [clock_line(), "debug crypto pki transactions",
+                              "debug crypto pki messages", *trustpoint_lines(server.url),
+                              "crypto ca authenticate lab", "yes", "crypto ca enroll lab"])
+    assert re.search(r"\d\d:\d\d:\d\d: CRYPTO_PKI: Sending CA Certificate Request:", out), out
+    assert "CRYPTO_PKI: transaction GetCACert completed (HTTP 200" in out
+    assert re.search(r"CRYPTO_PKI: transaction PKCSReq: sending by POST, sha256, aes128-cbc", out)
+    assert re.search(r"CRYPTO_PKI: pkiMessage PKCSReq sent \(\d+ bytes\)\n[^\n]* 3082", out)
+    assert "CRYPTO_PKI: transaction PKCSReq completed: CertRep SUCCESS" in out
+    assert "CRYPTO_PKI: status = 100: certificate is granted" in out
+    assert "%CRYPTO-6-CERTRET" in out

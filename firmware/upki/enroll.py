@@ -31,6 +31,23 @@ def _timed(name, t0):
     timings[name] = timings.get(name, 0) + time.ticks_diff(time.ticks_ms(), t0)
 
 
+def _debug(text, category="transactions"):
+    try:
+        from upki import log
+    except ImportError:
+        return
+    if log.enabled(category):
+        log.debug(category, text)
+
+
+def _dump(title, data):
+    try:
+        from upki import log
+    except ImportError:
+        return
+    log.dump("messages", title, data)
+
+
 def scep_url(tp):
     url = tp.enrollment_url
     if not url:
@@ -61,6 +78,8 @@ def get_ca_caps(tp):
     """GetCACaps; a CA that does not answer it offers nothing (GET, SHA-1, 3DES)."""
     url = _join(scep_url(tp), "operation=GetCACaps&message=" + http.quote(tp.name))
     r = _http("GET", url, max_size=2048)
+    _debug("CRYPTO_PKI: transaction GetCACaps completed (HTTP %d): %s"
+           % (r.status, str(bytes(r.body or b""), "ascii", "ignore").replace("\n", " ")))
     if r.status != 200:
         return scep.Capabilities("")
     return scep.Capabilities(r.body or b"")
@@ -68,7 +87,9 @@ def get_ca_caps(tp):
 
 def get_ca_cert(tp):
     url = _join(scep_url(tp), "operation=GetCACert&message=" + http.quote(tp.name))
+    _debug("CRYPTO_PKI: Sending CA Certificate Request:\nGET %s HTTP/1.1" % url)
     r = _http("GET", url)
+    _debug("CRYPTO_PKI: transaction GetCACert completed (HTTP %d, %d bytes)" % (r.status, r.length))
     if r.status != 200:
         raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (r.status, r.reason))
     return scep.parse_ca_certs(r.body)
@@ -224,6 +245,11 @@ def exchange(tp, router, txn, message_type, content, key, caps=None):
     _timed("cms build", t0)
     content = None
     gc.collect()
+    name = scep.MESSAGE_NAMES[message_type]
+    _debug("CRYPTO_PKI: transaction %s: %s by %s, %s, %s, transactionID %s"
+           % (name, "sending", "POST" if (txn.post if caps is None else caps.post) else "GET",
+              txn.hash_name, txn.cipher, txn.tid[:16]))
+    _dump("CRYPTO_PKI: pkiMessage %s sent" % name, msg)
     url = scep_url(tp)
     post = txn.post if caps is None else caps.post
     if post:
@@ -244,11 +270,13 @@ def exchange(tp, router, txn, message_type, content, key, caps=None):
     body = r.body
     r = None
     gc.collect()
+    _dump("CRYPTO_PKI: CertRep received", body)
     t0 = time.ticks_ms()
     try:
         rep = scep.parse_cert_rep(body, txn.tid, nonce, signers, key, txn.signer)
     finally:
         _timed("cms parse", t0)
+    _debug("CRYPTO_PKI: transaction %s completed: CertRep %s" % (name, scep.STATUS_NAMES[rep.status]))
     return rep, chain
 
 
@@ -297,11 +325,13 @@ def _settle(tp, router, txn, rep, chain, key, log):
         tp.store(txn.kind, bytes(cert.der))
         tp.drop("pending")
         _due.pop(tp.name, None)
+        _debug("CRYPTO_PKI: status = 100: certificate is granted")
         log("%CRYPTO-6-CERTRET: Certificate received from Certificate Authority")
         return scep.SUCCESS, cert
     if rep.status == scep.FAILURE:
         tp.drop("pending")
         _due.pop(tp.name, None)
+        _debug("CRYPTO_PKI: status = 101: certificate request is rejected")
         log("%%CRYPTO-6-CERTREJ: Certificate enrollment request was rejected by Certificate "
             "Authority: %s" % rep.fail_text)
         return scep.FAILURE, rep
@@ -326,6 +356,7 @@ def poll(tp, router, log=None):
     if tp.retry_count and txn.polls > tp.retry_count:
         tp.drop("pending")
         _due.pop(tp.name, None)
+        _debug("CRYPTO_PKI: status = 101: certificate request is rejected")
         log("%%CRYPTO-6-CERTREJ: Certificate enrollment for trustpoint %s gave up: no answer "
             "from the CA after %d polls (enrollment retry count)" % (tp.name, tp.retry_count))
         return scep.FAILURE, "retry count exhausted"
