@@ -434,48 +434,6 @@ def _read_crls(buf):
     return out
 
 
-def _primitive_encrypted_content(env):
-    # micromdm (Go pkcs7) writes encryptedContent as [0] constructed around
-    # OCTET STRING pieces (BER); upki.cms reads the primitive [0] form only,
-    # so such an envelope is rewritten: the pieces joined, lengths redone.
-    buf = env if isinstance(env, memoryview) else memoryview(env)
-    t, s, e = der.read_single(buf, _SEQUENCE)
-    t1, s1, e1 = der.read_tlv(buf, s, e)
-    if t1 != 0x06:
-        return env
-    t2, s2, e2 = der.read_tlv(buf, e1, e)  # [0] content
-    t3, s3, e3 = der.read_tlv(buf, s2, e2)  # EnvelopedData
-    fields = list(der.children(buf, s3, e3))
-    if len(fields) < 3:
-        return env
-    ft, fs, fe = fields[-1]
-    if ft != _SEQUENCE:
-        # unprotectedAttrs last: leave it to cms to judge
-        return env
-    eci = list(der.children(buf, fs, fe))
-    if len(eci) != 3 or eci[2][0] != 0xA0:
-        return env
-    pieces = []
-    for pt, ps, pe in der.children(buf, eci[2][1], eci[2][2]):
-        if pt != 0x04:
-            raise DERError("encryptedContent piece is %s, not an OCTET STRING" % der.tag_name(pt))
-        pieces.append(bytes(buf[ps:pe]))
-    ct = b"".join(pieces)
-    hdr_a = 1 + len(der.encode_length(eci[0][2] - eci[0][1]))
-    hdr_b = 1 + len(der.encode_length(eci[1][2] - eci[1][1]))
-    new_eci = der.encode_tlv(
-        _SEQUENCE, [bytes(buf[eci[0][1] - hdr_a : eci[1][2]]), der.encode_tlv(0x80, ct)]
-    )
-    head = []
-    for ft2, fs2, fe2 in fields[:-1]:
-        h = 1 + len(der.encode_length(fe2 - fs2))
-        head.append(bytes(buf[fs2 - h : fe2]))
-    env_data = der.encode_tlv(_SEQUENCE, head + [new_eci])
-    return der.encode_tlv(
-        _SEQUENCE, [bytes(buf[s:e1]), der.encode_tlv(0xA0, env_data)]
-    )
-
-
 def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
     """Check a CertRep and return a CertRep object.  signers: the
     certificates allowed to sign it (RA signing certificate, CA); tid and
@@ -541,7 +499,6 @@ def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
 
     gc.collect()
     try:
-        content = _primitive_encrypted_content(content)
         plain = cms.open_envelope(content, private_key, my_cert_der)
     except PKIError as e:
         raise SCEPError("CertRep: cannot open the reply's envelope: %s" % e)
