@@ -16,8 +16,6 @@ from micropython import const
 
 NVRAM_DIR = "/nvram"
 CONFIG_RECORD = "board-config"
-# time.time() counts from 2000 on this port; upki counts from 1970.
-_OFFSET = 946684800 if time.gmtime(0)[0] == 2000 else 0
 _REANCHOR_MS = const(3600000)
 # Single-precision floats (ESP32, RP2) cannot hold seconds since 1970 with a
 # fraction: 1.7e9 has a resolution of 128 s.  Whole seconds there.
@@ -70,7 +68,12 @@ class Board:
         return os.urandom(n)
 
     def _anchor(self):
-        self._secs = time.time() + _OFFSET
+        # Read the RTC itself (the ports count time.time() from 2000 or 1970).
+        import machine
+        from upki.clock import mktime_utc
+
+        dt = machine.RTC().datetime()  # (year, month, day, weekday, h, m, s, subseconds)
+        self._secs = mktime_utc(dt[0], dt[1], dt[2], dt[4], dt[5], dt[6])
         self._ticks = time.ticks_ms()
 
     def rtc_time(self):
@@ -86,7 +89,9 @@ class Board:
     def set_rtc(self, t):
         import machine
 
-        tm = time.gmtime(int(t) - _OFFSET)
+        from upki.clock import gmtime
+
+        tm = gmtime(int(t))
         # RTC.datetime: (year, month, day, weekday, hours, minutes, seconds, subseconds)
         machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6], tm[3], tm[4], tm[5], 0))
         self._anchor()

@@ -7,7 +7,8 @@
 # answers with the simulated board's id.  Then -i opens the REPL.
 #
 # STUB: `machine` here is a stand-in for the board's hardware module (only
-# unique_id() and reset()); everything else is the real Unix port.
+# unique_id(), reset() and an RTC that wakes up in 2000, as a board's does
+# at power-on); everything else is the real Unix port.
 import sys
 
 
@@ -37,8 +38,19 @@ def _setup():
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
 
+    class _RTC:
+        # STUB: a battery-less RTC, at 2000-01-01 00:00:00 when the board starts.
+        now = [(2000, 1, 1, 5, 0, 0, 0, 0)]
+
+        def datetime(self, dt=None):
+            if dt is None:
+                return self.now[0]
+            self.now[0] = tuple(dt)
+
     class _Machine:
-        # STUB of the hardware module: the Unix port has no unique_id()/reset().
+        # STUB of the hardware module: the Unix port has no unique_id()/reset()/RTC.
+        RTC = _RTC
+
         def unique_id(self):
             return uid
 
