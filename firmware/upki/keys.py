@@ -79,19 +79,23 @@ class KeyStore:
         if nl < 0 or not data.startswith(b"upki-key "):
             raise NVRAMError(name, "not a key record")
         fields = {}
-        for item in data[9:nl].decode().split():
-            k, _, v = item.partition("=")
-            fields[k] = v
+        try:  # a header that is not text, or a time that is not a number
+            for item in data[9:nl].decode().split():
+                k, _, v = item.partition("=")
+                fields[k] = v
+            generated = int(fields.get("generated", "0") or 0)
+        except ValueError:  # UnicodeError too, on both ports
+            raise NVRAMError(name, "bad key record header")
         try:
             key = rsa.PrivateKey.from_der(memoryview(data)[nl + 1 :])
-        except PKIError as e:
+        except (PKIError, ValueError) as e:  # ValueError: numbers out of range
             raise NVRAMError(name, "key does not decode (%s)" % e)
         return KeyPair(
             label,
             key,
             fields.get("usage", "general"),
             fields.get("exportable") == "1",
-            int(fields.get("generated", "0") or 0),
+            generated,
             fields.get("trusted") == "1",
         )
 
