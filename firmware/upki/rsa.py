@@ -24,6 +24,7 @@ from upki.errors import CryptoError
 MIN_BITS = const(1024)
 MAX_BITS = const(4096)
 DEFAULT_BITS = const(2048)
+MAX_MODULUS_BITS = const(16384)  # the largest key we verify with (peers' keys)
 E = const(65537)
 
 _OID_RSA = "1.2.840.113549.1.1.1"
@@ -208,9 +209,15 @@ class PublicKey:
             raise ValueError("RSA modulus must be odd and positive")
         if e < 3 or not e & 1 or e >= n:
             raise ValueError("bad RSA public exponent %d" % e)
+        # Bounds as OpenSSL's: a peer's key must not buy minutes of pow() (a
+        # 4096-bit exponent costs ~5 s per verify on the Unix port, 16384 bits minutes).
+        if e >> 64:
+            raise ValueError("RSA public exponent of more than 64 bits")
         self.n = n
         self.e = e
         self.bits = _bit_length(n)
+        if self.bits > MAX_MODULUS_BITS:
+            raise ValueError("RSA modulus of %d bits (at most %d)" % (self.bits, MAX_MODULUS_BITS))
         self.size = (self.bits + 7) // 8  # k, the length of signatures and ciphertexts
 
     def __eq__(self, other):
