@@ -715,3 +715,40 @@ def client_message_with_ski(client):
     si["sid"] = acms.SignerIdentifier(name="subject_key_identifier", value=ski)
     si["version"] = "v3"
     return ci.dump(force=True), signer
+
+
+def test_sha1_csr_is_accepted_and_request_algorithms_recorded(tmp_path, openssl):
+    """OpenSSL 3 (under cryptography) calls SHA-1 signatures invalid; IOS and old clients
+    still sign CSRs with SHA-1, and the lab CA must accept them."""
+    with labca_peer.running(tmp_path, caps=("POSTPKIOperation", "SHA-1", "DES3")) as server:
+        client = SCEPClient(server, cipher="tripledes_3key", digest="sha1")
+        (tmp_path / "k.pem").write_bytes(labca_peer.key_pem(client.key))
+        run(
+            [
+                "openssl",
+                "req",
+                "-new",
+                "-sha1",
+                "-key",
+                tmp_path / "k.pem",
+                "-subj",
+                "/O=upki lab/CN=old-router",
+                "-outform",
+                "DER",
+                "-out",
+                tmp_path / "r.der",
+            ]
+        )
+        csr_der = (tmp_path / "r.der").read_bytes()
+        assert x509.load_der_x509_csr(csr_der).signature_hash_algorithm.name == "sha1"
+        rep = client.send("19", csr_der)
+        assert rep.pki_status == "SUCCESS", rep.fields
+        (cert,) = certs_of(client.unwrap(rep, tmp_path / "u"))
+        assert cert.subject.rfc4514_string() == "CN=old-router,O=upki lab"
+        (req,) = server.ca.requests()
+        assert req["digest"] == "sha1" and req["cipher"] == "tripledes_3key"
+        # a SHA-1 CSR whose signature is broken is still refused
+        bad = bytearray(csr_der)
+        bad[-5] ^= 0x40
+        rep = client.send("19", bytes(bad))
+        assert rep.fail_info == "badMessageCheck"

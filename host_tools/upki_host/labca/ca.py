@@ -444,8 +444,20 @@ class LabCA:
 
     # ---- request queue ------------------------------------------------------------------------
 
-    def add_request(self, transaction_id, csr_der, subject, kind, status="pending", serial=None):
-        """Queue (or record) one enrollment request; returns its numeric ID."""
+    def add_request(
+        self,
+        transaction_id,
+        csr_der,
+        subject,
+        kind,
+        status="pending",
+        serial=None,
+        digest=None,
+        cipher=None,
+    ):
+        """Queue (or record) one enrollment request; returns its numeric ID.
+
+        digest and cipher: the request's message digest and content cipher, as seen."""
         with self._update() as st:
             rid = st["next_request"]
             st["next_request"] = rid + 1
@@ -459,6 +471,8 @@ class LabCA:
                 "delivered": status == "issued",
                 "received": utcnow().isoformat(),
                 "csr": csr_der.hex(),
+                "digest": digest,
+                "cipher": cipher,
             }
         return rid
 

@@ -594,7 +594,7 @@ def load_csr(der):
     except ValueError as e:
         first_error = e
     else:
-        if not csr.is_signature_valid:
+        if not csr.is_signature_valid and not _csr_signature_ok(csr):
             raise SCEPFailure(BAD_MESSAGE_CHECK, "the PKCS#10 request's signature does not verify")
         return csr
     try:
@@ -636,6 +636,20 @@ def load_csr(der):
         return x509.load_der_x509_csr(fixed)
     except ValueError as e:
         raise SCEPFailure(BAD_REQUEST, "the PKCS#10 request is malformed: %s" % e) from None
+
+
+def _csr_signature_ok(csr):
+    """cryptography's is_signature_valid says no to SHA-1 (OpenSSL 3 policy), which old
+    SCEP clients and IOS still use: check an RSA PKCS#1 v1.5 signature directly."""
+    pub = csr.public_key()
+    hash_alg = csr.signature_hash_algorithm
+    if not isinstance(pub, rsa.RSAPublicKey) or hash_alg is None:
+        return False
+    try:
+        pub.verify(csr.signature, csr.tbs_certrequest_bytes, padding.PKCS1v15(), hash_alg)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
 
 
 def _csr_challenge(csr):
@@ -816,12 +830,19 @@ class Responder:
         csr_der = csr.public_bytes(serialization.Encoding.DER)
         kind = MESSAGE_NAMES[req.message_type]
         subject = csr.subject.rfc4514_string()
+        seen = {"digest": req.digest, "cipher": req.cipher}
         if self.manual:
-            rid = self.ca.add_request(req.transaction_id, csr_der, subject, kind)
+            rid = self.ca.add_request(req.transaction_id, csr_der, subject, kind, **seen)
             return PENDING, None, "id=%d queued for approval" % rid
         cert = self.ca.issue(csr, days=self.days, cdp_url=self.cdp_url)
         rid = self.ca.add_request(
-            req.transaction_id, csr_der, subject, kind, status="issued", serial=cert.serial_number
+            req.transaction_id,
+            csr_der,
+            subject,
+            kind,
+            status="issued",
+            serial=cert.serial_number,
+            **seen,
         )
         return (
             SUCCESS,
