@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 MPY := $(VENV)/bin/micropython
 export MICROPYPATH := $(CURDIR)/firmware:.frozen
 
-.PHONY: setup demo test bench board firmware clean
+.PHONY: setup demo test bench board firmware clean fuzz
 
 setup:
 	@sh scripts/setup.sh
@@ -17,6 +17,11 @@ test: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+# Coverage-guided fuzzing (atheris) of every parser, FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS)
 
 board: setup
 	@boards/unix/run board.img

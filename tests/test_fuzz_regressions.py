@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+"""Every input the fuzzers (fuzz/, `make fuzz`) found that broke a parser's
+contract, replayed on the MicroPython Unix port (the board), asserting the
+clean error (or the clean result) that the fix gives.
+
+Findings:
+  1. http: a header line or reason phrase that is not UTF-8 escaped from
+     http.request as UnicodeError (fuzz_http). Now decoded byte for byte.
+  2. keys: a key record whose header line is not UTF-8, or whose
+     `generated=` is not a number, escaped KeyStore.load as UnicodeError /
+     ValueError (fuzz_keys); so did a PKCS#8 key with an even public exponent
+     (ValueError from rsa.PublicKey). Now NVRAMError naming the record.
+  3. rsa: a public key with a huge exponent (or modulus) made one signature
+     check cost seconds to minutes (4096-bit e: 4.7 s per verify on the port;
+     16384-bit: minutes), a hang reachable from any certificate or CertRep
+     signer a peer sends. Now refused: e at most 64 bits, n at most 16384 bits.
+"""
+
+import time
+
+from mpy import run_json
+from test_http import Misbehaving
+
+
+def test_http_header_and_reason_that_are_not_utf8():
+    def handler(conn, srv):
+        # split across writes, as the fuzzer's 1-byte reads did
+        for part in (b"HTTP/1.1 200 Ok\xff\xfe\r\n", b"Server: caf\xe9\r\nX-\xff: \x80\r\n",
+                     b"Content-Length: 2\r\n\r\nok"):
+            conn.sendall(part)
+            time.sleep(0.01)
+
+    srv = Misbehaving(handler)
+    try:
+        out = run_json(
+            "import json\nfrom upki import http\n"
+            "r = http.request('GET', 'http://127.0.0.1:%d/', timeout=5)\n"
+            "print(json.dumps([r.status, r.reason, r.headers.get('server'), r.headers.get('x-\\xff'),"
+            " r.body.decode()]))" % srv.port, timeout=60)
+    finally:
+        srv.close()
+    assert out == [200, "Ok\xff\xfe", "caf\xe9", "\x80", "ok"]
+
+
+KEYS_CODE = r"""
+import json, os
+from upki.errors import NVRAMError
+from upki.keys import KeyStore
+from upki.nvram import NVRAM
+root = %(root)r
+try:
+    os.mkdir(root)
+except OSError:
+    pass
+nv = NVRAM(root)
+store = KeyStore(nv)
+der = open(%(data)r + '/rsa_1024_pkcs8.der', 'rb').read()
+good = b'upki-key usage=general exportable=0 generated=1764355227 trusted=1\n' + der
+cases = {
+    'not_utf8': b'upki-key usage=gen\x82ral exportable=0\n' + der,
+    'bad_time': b'upki-key usage=general generated=17643x5227\n' + der,
+    'even_e': good.replace(b'\x02\x03\x01\x00\x01', b'\x02\x03\x01\x00\x02'),
+    'good': good,
+}
+out = {}
+for name in cases:
+    nv.write('rsa/' + name, cases[name])
+    try:
+        pair = store.load(name)
+        out[name] = ['ok', pair.usage, pair.generated, pair.key.bits]
+    except NVRAMError as e:
+        out[name] = ['NVRAMError', str(e)]
+    except Exception as e:
+        out[name] = ['ESCAPED', type(e).__name__, str(e)]
+print(json.dumps(out))
+"""
+
+
+def test_key_records_with_bad_headers_or_numbers(tmp_path):
+    from mpy import ROOT
+
+    out = run_json(KEYS_CODE % {"root": str(tmp_path / "nv"), "data": str(ROOT / "tests" / "data")},
+                   timeout=120)
+    assert out["good"] == ["ok", "general", 1764355227, 1024]
+    assert out["not_utf8"] == ["NVRAMError", "NVRAM record rsa/not_utf8: bad key record header"]
+    assert out["bad_time"] == ["NVRAMError", "NVRAM record rsa/bad_time: bad key record header"]
+    assert out["even_e"][0] == "NVRAMError"
+    assert out["even_e"][1].startswith("NVRAM record rsa/even_e: key does not decode (")
+
+
+BIGKEY_CODE = r"""
+import json, os, time
+from upki import der, rsa, x509
+def spki(n, e):
+    rsapub = der.encode_sequence(der.encode_int(n), der.encode_int(e))
+    alg = der.encode_sequence(der.encode_oid('1.2.840.113549.1.1.1'), der.encode_null())
+    return der.encode_sequence(alg, der.encode_bit_string(rsapub))
+out = {}
+for name, nbits, ebits in (('e4096', 4096, 4095), ('e65', 2048, 65), ('n16392', 16392, 17),
+                           ('e64', 2048, 64), ('n16384', 16384, 17)):
+    n = int.from_bytes(os.urandom(nbits // 8), 'big') | 1 | (1 << (nbits - 1))
+    e = (1 << (ebits - 1)) | 1
+    t = time.ticks_ms()
+    try:
+        k = rsa.PublicKey.from_der(spki(n, e))
+        res = ['ok', k.bits]
+    except ValueError as ex:
+        res = ['ValueError', str(ex)]
+    # the same key as an issuer: a reason, never an exception, and quickly
+    why = x509.check_signature('1.2.840.113549.1.1.11', b'tbs', b'\x01' * (nbits // 8), (n, e))
+    res += [why, time.ticks_diff(time.ticks_ms(), t)]
+    out[name] = res
+print(json.dumps(out))
+"""
+
+
+def test_huge_rsa_exponent_or_modulus_refused_quickly():
+    out = run_json(BIGKEY_CODE, timeout=120)
+    assert out["e4096"][:2] == ["ValueError", "RSA public exponent of more than 64 bits"]
+    assert out["e65"][:2] == ["ValueError", "RSA public exponent of more than 64 bits"]
+    assert out["n16392"][:2] == ["ValueError", "RSA modulus of 16392 bits (at most 16384)"]
+    assert out["e64"][:2] == ["ok", 2048]
+    assert out["n16384"][:2] == ["ok", 16384]
+    for name in out:
+        why, ms = out[name][2], out[name][3]
+        assert isinstance(why, str) and why, name
+        assert ms < 1500, "%s: %d ms" % (name, ms)  # before: 4.7 s for e4096 on this port
+    assert out["e4096"][2].startswith("bad signature: RSA public exponent")
