@@ -137,7 +137,7 @@ def test_image_geometry_mounts_as_the_port_does(name, tmp_path, capsys):
         assert "esptool --chip %s --port PORT write-flash 0x%x %s" % (
             info["chip"], info["fs_offset"], img) in out
     else:
-        assert "picotool load -o 0x1012c000 %s" % img in out
+        assert "picotool load %s -t bin -o 0x1012c000" % img in out
     # mount it on the Unix port with the port's littlefs parameters, read via upki.nvram
     code = (
         "import sys, vfs\nsys.path.insert(0, %r)\nfrom board import FileBlockDevice\n"

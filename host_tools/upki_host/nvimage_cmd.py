@@ -52,8 +52,8 @@ def write_command(board, path, port="PORT"):
         return "esptool --chip %s --port %s write-flash 0x%x %s" % (
             info["chip"], port, info["fs_offset"], path)
     if board == "rp2_pico_w":
-        return "picotool load -o 0x%08x %s -t bin   (board in BOOTSEL mode)" % (
-            info["xip_base"] + info["fs_offset"], path)
+        return "picotool load %s -t bin -o 0x%08x   (board in BOOTSEL mode)" % (
+            path, info["xip_base"] + info["fs_offset"])
     return "boards/unix/run %s" % path
 
 
