@@ -196,7 +196,16 @@ class _Reader:
         self.element("matchedDN", 0x04)
         t, diag = self.element("diagnosticMessage", 0x04)
         self.pipe(self.left, None, what)  # referral, controls
-        return int.from_bytes(code, "big") if code else 0, diag.decode()
+        return int.from_bytes(code, "big") if code else 0, _text(diag)
+
+
+def _text(b):
+    # LDAPString is UTF-8; a server that sends other bytes gets them shown one
+    # for one rather than a UnicodeError escaping fetch()
+    try:
+        return b.decode()
+    except UnicodeError:
+        return "".join([chr(x) for x in b])
 
 
 def _result_text(code, diag):
@@ -258,10 +267,10 @@ def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
                     vals_end = r.left - slen
                     while r.left > vals_end:
                         t, vlen = r.header("attribute value")
-                        if found is None and _attr_matches(name.decode(), attrs):
+                        if found is None and _attr_matches(_text(name), attrs):
                             if vlen > max_size:
                                 raise LDAPError("LDAP %s: %s of %d bytes exceeds the %d-byte cap"
-                                                % (c.where, name.decode(), vlen, max_size))
+                                                % (c.where, _text(name), vlen, max_size))
                             r.pipe(vlen, bounded, "attribute value")
                             found = vlen
                         else:
