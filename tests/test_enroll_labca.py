@@ -636,3 +636,44 @@ def test_debug_crypto_pki_transactions_and_messages(tmp_path):
     assert "CRYPTO_PKI: transaction PKCSReq completed: CertRep SUCCESS" in out
     assert "CRYPTO_PKI: status = 100: certificate is granted" in out
     assert "%CRYPTO-6-CERTRET" in out
+
+
+def test_forged_reply_to_a_poll_is_refused_and_polling_goes_on(tmp_path):
+    img = fresh_image(tmp_path / "b.img")
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret", manual=True) as server:
+        c = Console(img)
+        try:
+            c.send(clock_line(), *trustpoint_lines(server.url), "crypto ca authenticate lab", "yes",
+                   "crypto ca enroll lab")
+            c.expect(r"% Certificate request pending")
+            # the certificate is granted, but the next answer is a forged SUCCESS for another key
+            server.forge("other-key")
+            server.approve(server.pending()[0]["id"])
+            m = c.expect(r"%CRYPTO-4-CERTPOLL: trustpoint lab: poll failed: ([^\n]*)", timeout=20,
+                         nudge=0.5)
+            assert "a certificate for another key" in m.group(1)
+            assert "tp/lab/cert" not in records(img) and "tp/lab/pending" in records(img)
+            c.expect(r"%CRYPTO-6-CERTRET", timeout=20, nudge=0.5)
+        finally:
+            c.close()
+        assert_issued_for_board(record(img, "tp/lab/cert"), server.ca)
+
+
+@pytest.mark.parametrize("renewal", [True, False])
+def test_re_enrollment_signed_with_the_current_certificate(tmp_path, renewal):
+    """RenewalReq signed with the current certificate when the CA offers Renewal, else a
+    PKCSReq signed with it (the lab CA checks the signer against what it issued)."""
+    img = fresh_image(tmp_path / "b.img")
+    caps = ("Renewal", "SHA-256", "AES", "POSTPKIOperation") if renewal else (
+        "SHA-256", "AES", "POSTPKIOperation")
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret", caps=caps) as server:
+        out = run_board(img, [clock_line(), *trustpoint_lines(server.url),
+                              "crypto ca authenticate lab", "yes", "crypto ca enroll lab",
+                              "crypto ca enroll lab", "yes"])
+        assert out.count("%CRYPTO-6-CERTRET") == 2, out
+        assert "% You already have a certificate from this CA." in out
+        kinds = [r["kind"] for r in server.ca.requests()]
+        assert kinds == ["PKCSReq", "RenewalReq" if renewal else "PKCSReq"], kinds
+        serials = [r["serial"] for r in server.ca.requests()]
+        cert = assert_issued_for_board(record(img, "tp/lab/cert"), server.ca)
+        assert cert.serial_number == int(serials[-1], 16) and serials[0] != serials[1]

@@ -22,6 +22,7 @@ DEFAULT_PATH = "/cgi-bin/pkiclient.exe"  # where IOS looks when the URL has no p
 MAX_REPLY = const(32768)  # CertRep, GetCACert: a few KB; more is not a SCEP answer
 MAX_CRL_REPLY = const(65536)
 TIMEOUT = const(10)  # seconds for one HTTP exchange
+BACKGROUND_TIMEOUT = const(5)  # for a poll made by the background task
 
 # phase timings for the benchmark: name -> milliseconds (accumulated)
 timings = {}
@@ -231,7 +232,8 @@ def _recipient(tp, chain):
     return ra if ra else bytes(chain[0].der)
 
 
-def exchange(tp, router, txn, message_type, content, key, caps=None):
+def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIMEOUT,
+             max_size=MAX_REPLY):
     """Send one pkiMessage of txn and return the checked scep.CertRep."""
     import gc
 
@@ -254,7 +256,8 @@ def exchange(tp, router, txn, message_type, content, key, caps=None):
     post = txn.post if caps is None else caps.post
     if post:
         r = _http("POST", _join(url, "operation=PKIOperation"), body=msg,
-                  headers={"Content-Type": "application/x-pki-message"})
+                  headers={"Content-Type": "application/x-pki-message"}, timeout=timeout,
+                  max_size=max_size)
     else:
         from binascii import b2a_base64
 
@@ -263,7 +266,7 @@ def exchange(tp, router, txn, message_type, content, key, caps=None):
         gc.collect()
         q = "operation=PKIOperation&message=" + http.quote(b64)
         b64 = None
-        r = _http("GET", _join(url, q))
+        r = _http("GET", _join(url, q), timeout=timeout, max_size=max_size)
     msg = None
     if r.status != 200:
         raise SCEPError("%s: HTTP %d %s from the SCEP server" % (scep.MESSAGE_NAMES[message_type], r.status, r.reason))
@@ -341,7 +344,7 @@ def _settle(tp, router, txn, rep, chain, key, log):
     return scep.PENDING, txn
 
 
-def poll(tp, router, log=None):
+def poll(tp, router, log=None, timeout=TIMEOUT):
     """One CertPoll (GetCertInitial) of the trustpoint's pending request;
     returns (status, result) as request() does, or (None, reason) when the
     poll could not be made (counted against the retry count)."""
@@ -366,7 +369,7 @@ def poll(tp, router, log=None):
     if not chain:
         raise SCEPError("the CA certificate of trustpoint %s is gone" % tp.name)
     content = scep.issuer_and_subject(chain[0].subject.der(), txn.subject)
-    rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, pair.key)
+    rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, pair.key, timeout=timeout)
     return _settle(tp, router, txn, rep, chain, pair.key, log)
 
 
@@ -395,7 +398,8 @@ def _query(tp, router, message_type, issuer_cert, serial, max_size):
                       hash_name=caps.hash_name, cipher=caps.cipher, post=caps.post,
                       signer=bytes(mine.der), key_label=pair.label, subject=b"")
     content = scep.issuer_and_serial(issuer_cert.subject.der(), serial)
-    rep, _chain = exchange(tp, router, txn, message_type, content, pair.key, caps)
+    rep, _chain = exchange(tp, router, txn, message_type, content, pair.key, caps,
+                           max_size=max_size)
     if rep.status == scep.FAILURE:
         raise SCEPError("%s refused by the CA: %s" % (scep.MESSAGE_NAMES[message_type], rep.fail_text), rep.fail_info)
     if rep.status != scep.SUCCESS:
@@ -453,6 +457,7 @@ def poll_due(router):
             continue
         _due[tp.name] = time.ticks_add(now, tp.retry_period * 1000)
         try:
-            poll(tp, router)
+            # the console waits while a poll runs: keep a dead CA from holding it long
+            poll(tp, router, timeout=BACKGROUND_TIMEOUT)
         except PKIError as e:
             router.log("%%CRYPTO-4-CERTPOLL: trustpoint %s: poll failed: %s" % (tp.name, e))
