@@ -161,6 +161,40 @@ def capture_http():
             ("python_200_hang.bin", b"\xc8" + out[0].split(b"\r\n\r\n")[0] + b"\r\n\r\n")]
 
 
+def capture_ldap():
+    from slapd_peer import Slapd
+    from upki import ldap
+
+    out = []
+    d = tempfile.mkdtemp()
+    try:
+        with Slapd(d, {"cn=val-int2": {"crl": data("crl_int2.der"), "ca": data("val_int2.der")},
+                       "cn=empty": {}}) as srv:
+            for name, rdn, attrs in (("crl", "cn=val-int2", [ldap.CRL_ATTRIBUTE]),
+                                     ("ca", "cn=val-int2", [ldap.CA_ATTRIBUTE, "cACertificate"]),
+                                     ("noattr", "cn=empty", [ldap.CRL_ATTRIBUTE]),
+                                     ("noobject", "cn=none", [ldap.CRL_ATTRIBUTE])):
+                c = socket.create_connection(("127.0.0.1", srv.port), 5)
+                c.sendall(ldap.bind_request(1))
+                got = c.recv(65536)
+                c.sendall(ldap.search_request(2, rdn + ",dc=lab,dc=test", attrs))
+                c.settimeout(1)
+                while b"\x65" not in got[-40:] or len(got) < 20:
+                    try:
+                        chunk = c.recv(65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    got += chunk
+                c.close()
+                out.append(("slapd_%s.bin" % name, bytes([0x80 if name == "crl" else 0x02]) + got))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    out.append(("slapd_crl_1byte.bin", b"\x00" + out[0][1][1:]))
+    return out
+
+
 CONFIG_LINES = [
     "conf t\nhostname r1\nip domain-name example.com\ncrypto key generate rsa modulus 1024\n"
     "end\nshow crypto key mypubkey rsa",
@@ -237,6 +271,7 @@ def main():
         shutil.rmtree(root)
     put("sntp", capture_ntp())
     put("http", capture_http())
+    put("ldap", capture_ldap())
     put("csr", [("dn%d.txt" % i, t.encode()) for i, t in enumerate(DN_LINES)])
     put("cli", [("cfg%02d.txt" % i, t.encode()) for i, t in enumerate(CONFIG_LINES)])
     total = hashlib.sha256()

@@ -126,3 +126,68 @@ def test_huge_rsa_exponent_or_modulus_refused_quickly():
         assert isinstance(why, str) and why, name
         assert ms < 1500, "%s: %d ms" % (name, ms)  # before: 4.7 s for e4096 on this port
     assert out["e4096"][2].startswith("bad signature: RSA public exponent")
+
+
+def _tlv(tag, body):
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    return bytes([tag, 0x82, n >> 8, n & 0xFF]) + body
+
+
+def _ldap_server(answers):
+    """A one-connection LDAP stand-in on 127.0.0.1: each request read gets the
+    next canned answer."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(10)
+
+    def serve():
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        conn.settimeout(5)
+        try:
+            for a in answers:
+                conn.recv(4096)
+                conn.sendall(a)
+            conn.recv(4096)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1]
+
+
+def test_ldap_attribute_type_and_diagnostic_that_are_not_utf8():
+    # finding 4 (fuzz_ldap): fetch() let UnicodeError escape on an attribute
+    # type or a diagnosticMessage that is not UTF-8
+    bind = _tlv(0x30, b"\x02\x01\x01" + _tlv(0x61, b"\x0a\x01\x00\x04\x00\x04\x00"))
+    attr = _tlv(0x30, _tlv(0x04, b"certificate\x82List;binary") + _tlv(0x31, _tlv(0x04, b"x")))
+    entry = _tlv(0x30, b"\x02\x01\x02" + _tlv(0x64, _tlv(0x04, b"cn=a") + _tlv(0x30, attr)))
+    done_ok = _tlv(0x30, b"\x02\x01\x02" + _tlv(0x65, b"\x0a\x01\x00\x04\x00\x04\x00"))
+    done_bad = _tlv(0x30, b"\x02\x01\x02" + _tlv(0x65, b"\x0a\x01\x20\x04\x00"
+                                                    + _tlv(0x04, b"n\xff")))
+    out = []
+    for answers in ([bind, entry + done_ok], [bind, done_bad]):
+        port = _ldap_server(answers)
+        out.append(run_json(
+            "import json\nfrom upki import ldap\n"
+            "try:\n"
+            "    r = ['OK', len(ldap.fetch('ldap://127.0.0.1:%d/cn%%3Da?certificateRevocationList;"
+            "binary', timeout=5))]\n"
+            "except ldap.LDAPError as e:\n"
+            "    r = ['LDAPError', str(e)]\n"
+            "print(json.dumps(r))" % port, timeout=60))
+    assert out[0][0] == "LDAPError"
+    assert out[0][1].endswith(": cn=a has no certificateRevocationList;binary")
+    assert out[1][0] == "LDAPError"
+    assert out[1][1].endswith("failed: noSuchObject (32): n\xff")
