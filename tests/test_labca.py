@@ -746,7 +746,7 @@ def test_sha1_csr_is_accepted_and_request_algorithms_recorded(tmp_path, openssl)
         (cert,) = certs_of(client.unwrap(rep, tmp_path / "u"))
         assert cert.subject.rfc4514_string() == "CN=old-router,O=upki lab"
         (req,) = server.ca.requests()
-        assert req["digest"] == "sha1" and req["cipher"] == "tripledes_3key"
+        assert req["digest"] == "SHA-1" and req["cipher"] == "DES3"
         # a SHA-1 CSR whose signature is broken is still refused
         bad = bytearray(csr_der)
         bad[-5] ^= 0x40

@@ -457,7 +457,8 @@ class LabCA:
     ):
         """Queue (or record) one enrollment request; returns its numeric ID.
 
-        digest and cipher: the request's message digest and content cipher, as seen."""
+        digest and cipher: the request's message digest and content cipher, as seen, in
+        GetCACaps words ("SHA-256", "AES-128", "DES3")."""
         with self._update() as st:
             rid = st["next_request"]
             st["next_request"] = rid + 1

@@ -93,16 +93,17 @@ def _run(ca, args):
     if args.cmd == "list":
         reqs = ca.requests()
         print(
-            "%-4s %-8s %-10s %-8s %-24s %s"
-            % ("ID", "STATUS", "KIND", "SERIAL", "RECEIVED", "SUBJECT")
+            "%-4s %-8s %-10s %-16s %-8s %-20s %s"
+            % ("ID", "STATUS", "KIND", "ALGORITHMS", "SERIAL", "RECEIVED", "SUBJECT")
         )
         for r in reqs:
             print(
-                "%-4d %-8s %-10s %-8s %-24s %s"
+                "%-4d %-8s %-10s %-16s %-8s %-20s %s"
                 % (
                     r["id"],
                     r["status"],
                     r["kind"],
+                    "%s/%s" % (r.get("digest") or "?", r.get("cipher") or "?"),
                     r["serial"] or "-",
                     r["received"][:19],
                     r["subject"],

@@ -137,6 +137,17 @@ _CIPHERS = {
 CERT_FORGERIES = ("other-key", "foreign-ca")
 
 
+# the request's algorithms in GetCACaps words, as `labca list` and the records show them
+_CAPS_DIGEST = {"sha1": "SHA-1", "sha256": "SHA-256", "sha512": "SHA-512", "md5": "MD5"}
+_CAPS_CIPHER = {
+    "aes128_cbc": "AES-128",
+    "aes192_cbc": "AES-192",
+    "aes256_cbc": "AES-256",
+    "tripledes_3key": "DES3",
+    "des": "DES",
+}
+
+
 class SCEPFailure(Exception):
     """A request the CA answers with CertRep FAILURE (fail_info is a failInfo value)."""
 
@@ -830,7 +841,10 @@ class Responder:
         csr_der = csr.public_bytes(serialization.Encoding.DER)
         kind = MESSAGE_NAMES[req.message_type]
         subject = csr.subject.rfc4514_string()
-        seen = {"digest": req.digest, "cipher": req.cipher}
+        seen = {
+            "digest": _CAPS_DIGEST.get(req.digest, req.digest),
+            "cipher": _CAPS_CIPHER.get(req.cipher, req.cipher),
+        }
         if self.manual:
             rid = self.ca.add_request(req.transaction_id, csr_der, subject, kind, **seen)
             return PENDING, None, "id=%d queued for approval" % rid
