@@ -252,6 +252,16 @@ def main():
         sel = 1 if "certs_only" in p.name else 2 if "_env_" in p.name else 0
         cmsc.append((p.name, bytes([sel]) + p.read_bytes()))
     put("cms", cmsc)
+    put("scep", [("certrep_micromdm.bin", b"\x00" + data("cms_mm_certrep.der")),
+                 ("certrep_pkcsreq.bin", b"\x00" + data("cms_mm_pkcsreq.der")),
+                 ("cacert_certs_only.bin", b"\x01" + data("cms_certs_only.der")),
+                 ("cacert_der.bin", b"\x01" + data("cms_mm_ca.der")),
+                 ("cacert_pem.bin", b"\x01" + csr.der_to_pem(data("x509_root.der"),
+                                                              "CERTIFICATE").encode()),
+                 ("caps_micromdm.bin", b"\x02Renewal\nSHA-1\nSHA-256\nAES\nDES3\n"
+                                       b"SCEPStandard\nPOSTPKIOperation"),
+                 ("caps_ndes.bin", b"\x02POSTPKIOperation\r\nRenewal\r\nSHA-512\r\n"
+                                   b"SHA-256\r\nSHA-1\r\nDES3\r\n")])
     put("rsa", [(p.name, p.read_bytes()) for p in sorted(DATA.glob("rsa_*"))
                 if p.suffix in (".der", ".pem")] + [("x509_key_1024.der", data("x509_key_1024.der"))])
     root = tempfile.mkdtemp()
