@@ -247,6 +247,15 @@ def main():
         crls.append((p.stem + "_real.bin", bytes([mode]) + p.read_bytes()))
         crls.append((p.stem + "_any.bin", b"\x01" + p.read_bytes()))
     put("crl", crls)
+    chains = []
+    for i, names in enumerate((("val_leaf", "val_int2", "val_int1"), ("val_leaf_revoked", "val_int2",
+                               "val_int1"), ("val_leaf2",), ("val_leaf_expired", "val_int2"),
+                              ("val_leaf_pathlen", "val_int3_pathlen", "val_int2", "val_int1"),
+                              ("val_leaf_critical", "val_int1", "val_int2"), ("val_notca",),
+                              ("val_leaf_badsig", "val_int2", "val_int1"))):
+        chains.append(("chain%d.bin" % i, bytes([i * 5 % 256])
+                       + b"".join(data(n + ".der") for n in names)))
+    put("validate", chains)
     cmsc = []
     for p in sorted(DATA.glob("cms_*.der")):
         sel = 1 if "certs_only" in p.name else 2 if "_env_" in p.name else 0
