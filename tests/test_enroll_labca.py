@@ -667,3 +667,31 @@ def test_re_enrollment_signed_with_the_current_certificate(tmp_path, renewal):
         serials = [r["serial"] for r in server.ca.requests()]
         cert = assert_issued_for_board(record(img, "tp/lab/cert"), server.ca)
         assert cert.serial_number == int(serials[-1], 16) and serials[0] != serials[1]
+
+
+def test_usage_keys_get_a_signature_and_an_encryption_certificate(tmp_path):
+    image = Image()
+    head = b"upki-key usage=%s exportable=0 generated=0 trusted=0\n"
+    sign_der = (DATA / "rsa_1024_pkcs8.der").read_bytes()
+    enc_key = serialization.load_der_private_key((DATA / "x509_key_1024.der").read_bytes(), None)
+    enc_der = enc_key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    image.write("rsa/%s-sign" % KEY_LABEL, (head % b"signature") + sign_der)
+    image.write("rsa/%s-encrypt" % KEY_LABEL, (head % b"encryption") + enc_der)
+    img = tmp_path / "b.img"
+    image.save(img)
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
+        out = run_board(img, [clock_line(), *trustpoint_lines(server.url),
+                              "crypto ca authenticate lab", "yes", "crypto ca enroll lab",
+                              "show crypto ca certificates"])
+    assert out.count("%CRYPTO-6-CERTRET") == 2, out
+    assert "% Requesting the signature certificate (key r1.lab.test-sign)" in out
+    assert "% Requesting the encryption certificate (key r1.lab.test-encrypt)" in out
+    sign = assert_issued_for_board(record(img, "tp/lab/cert-sign"), server.ca)
+    enc = x509.load_der_x509_certificate(record(img, "tp/lab/cert-encrypt"))
+    assert enc.public_key().public_numbers() == enc_key.public_key().public_numbers()
+    assert sign.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+    ku = enc.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert ku.key_encipherment and not ku.digital_signature
+    assert "tp/lab/cert" not in records(img)
+    assert "  Key Usage: Signature\n" in out and "  Key Usage: Encryption\n" in out

@@ -73,23 +73,38 @@ def _authenticate(s, args):
     return "".join(out)
 
 
-def _key_for(s, tp, out):
-    # the trustpoint's key pair, generated (IOS style) when it is missing
+def _keys_for(s, tp, out):
+    """The trustpoint's key pairs: [general] or, for usage keys, [signature,
+    encryption] (LABEL-sign, LABEL-encrypt); generated IOS style when missing
+    (usage keys when `rsakeypair LABEL BITS ENC_BITS` gives two sizes)."""
     from upki.cli_keys import generate_pair
     from upki.keys import KeyStore
 
     label = tp.key_label()
     store = KeyStore(s.router.nvram)
     if store.exists(label):
-        return store.load(label)
-    bits = tp.rsakeypair[1] if tp.rsakeypair and tp.rsakeypair[1] else 2048
+        return [store.load(label)]
+    if store.exists(label + "-sign") and store.exists(label + "-encrypt"):
+        return [store.load(label + "-sign"), store.load(label + "-encrypt")]
+    rsak = tp.rsakeypair or (label, None, None)
+    bits = rsak[1] or 2048
+    if rsak[2]:
+        plan = [(label + "-sign", "signature", bits), (label + "-encrypt", "encryption", rsak[2])]
+    else:
+        plan = [(label, "general", bits)]
     _say(s, "%% The key pair %s does not exist: generating it\n" % label, out)
-    ok, text = generate_pair(s, label, "general", bits, False)
-    if text:
-        _say(s, text, out)
-    if not ok:
-        raise PKIError("Enrollment aborted: no key pair")
-    return store.load(label)
+    pairs = []
+    for name, usage, size in plan:
+        ok, text = generate_pair(s, name, usage, size, False)
+        if text:
+            _say(s, text, out)
+        if not ok:
+            raise PKIError("Enrollment aborted: no key pair")
+        pairs.append(store.load(name))
+    return pairs
+
+
+_CSR_USAGE = {"general": "general-purpose", "signature": "signature", "encryption": "encryption"}
 
 
 def _enroll(s, args):
@@ -107,12 +122,14 @@ def _enroll(s, args):
         return ("%% A certificate request for trustpoint %s is pending (%d polls so far); "
                 "`no crypto ca enroll %s` cancels it.\n" % (tp.name, txn.polls, tp.name))
     out = []
-    if tp.has("cert"):
+    pairs = _keys_for(s, tp, out)
+    missing = [p for p in pairs if not tp.has(enroll.cert_kind(p))]
+    if not missing:
         _say(s, "% You already have a certificate from this CA.\n"
              "% Re-enrolling replaces it when the new one is granted.\n", out)
         if not _yes(s.ask("% Do you want to continue with re-enrollment? [yes/no]: ", "no")):
             return "".join(out)
-    pair = _key_for(s, tp, out)
+        missing = pairs
     _say(s, "%\n% Start certificate enrollment .. \n", out)
     password = tp.password
     if password is None:
@@ -155,31 +172,55 @@ def _enroll(s, args):
         return "".join(out) + "% Enrollment aborted.\n"
     try:
         caps = enroll.get_ca_caps(tp)
-        import gc
+    except PKIError as e:
+        return "".join(out) + "%% Enrollment failed: %s\n" % e
+    for i in range(len(missing)):
+        pair = missing[i]
+        if len(pairs) > 1:
+            _say(s, "%% Requesting the %s certificate (key %s)\n" % (
+                pair.usage, pair.label), out)
+        status, result = _request_one(s, tp, pair, caps, fqdn, serial, ip, password, out)
+        if status is None:
+            return "".join(out) + result
+        if status == scep.SUCCESS:
+            out.append("% The 'show crypto ca certificate' command will also show the fingerprint.\n")
+            out += [x + "\n" for x in fingerprint_lines(result, "   ")]
+        elif status == scep.FAILURE:
+            out.append("%% Certificate request rejected by the CA: %s\n" % result.fail_text)
+            break
+        else:
+            out.append("%% Certificate request pending: the CA administrator must approve it.\n"
+                       "%% Polling every %d seconds%s.\n" % (
+                           tp.retry_period,
+                           (", %d times at most" % tp.retry_count) if tp.retry_count else ""))
+            if i + 1 < len(missing):
+                # one pending transaction per trustpoint: the next key waits for it
+                out.append("%% The %s key's request will be sent by `crypto ca enroll %s` "
+                           "once this one is granted.\n" % (missing[i + 1].usage, tp.name))
+            break
+    return "".join(out)
 
+
+def _request_one(s, tp, pair, caps, fqdn, serial, ip, password, out):
+    # (status, result) of one request; (None, message) when it could not be made
+    import gc
+
+    from upki import csr
+
+    try:
         gc.collect()
         request = csr.ios_request(
             pair.key, fqdn=fqdn, subject_name=tp.subject_name, serial_number=serial,
             ip_address=ip, challenge_password=password or None, hash_name=caps.hash_name,
+            usage=_CSR_USAGE.get(pair.usage, "general-purpose"),
         )
         _say(s, "% Certificate request sent to Certificate Authority\n", out)
-        status, result = enroll.request(tp, router, pair, request, caps)
+        return enroll.request(tp, s.router, pair, request, caps)
     except ValueError as e:
-        return "".join(out) + "%% Enrollment aborted: %s\n" % e
+        return None, "%% Enrollment aborted: %s\n" % e
     except PKIError as e:
         msg = str(e)
-        return "".join(out) + ("%s\n" % msg if msg.startswith("%") else "%% Enrollment failed: %s\n" % msg)
-    if status == scep.SUCCESS:
-        out.append("% The 'show crypto ca certificate' command will also show the fingerprint.\n")
-        out += [x + "\n" for x in fingerprint_lines(result, "   ")]
-    elif status == scep.FAILURE:
-        out.append("%% Certificate request rejected by the CA: %s\n" % result.fail_text)
-    else:
-        out.append("%% Certificate request pending: the CA administrator must approve it.\n"
-                   "%% Polling every %d seconds%s.\n" % (
-                       tp.retry_period,
-                       (", %d times at most" % tp.retry_count) if tp.retry_count else ""))
-    return "".join(out)
+        return None, ("%s\n" % msg if msg.startswith("%") else "%% Enrollment failed: %s\n" % msg)
 
 
 def _no_enroll(s, args):

@@ -283,7 +283,8 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     return rep, chain
 
 
-def _cert_kind(pair):
+def cert_kind(pair):
+    """The NVRAM record of the certificate for a key pair: cert, cert-sign, cert-encrypt."""
     return {"signature": "cert-sign", "encryption": "cert-encrypt"}.get(pair.usage, "cert")
 
 
@@ -295,7 +296,7 @@ def request(tp, router, pair, csr_der, caps=None, log=None):
     if caps is None:
         caps = get_ca_caps(tp)
     key = pair.key
-    kind = _cert_kind(pair)
+    kind = cert_kind(pair)
     subject_der, _spki = scep.csr_parts(csr_der)
     t0 = time.ticks_ms()
     current = tp.certificate(kind)
@@ -387,8 +388,12 @@ def _query(tp, router, message_type, issuer_cert, serial, max_size):
 
     router = router or _router()
     router.clock.require_trusted(scep.MESSAGE_NAMES[message_type])
-    pair = KeyStore(router.nvram).load(tp.key_label())
-    mine = tp.certificate(_cert_kind(pair))
+    store = KeyStore(router.nvram)
+    label = tp.key_label()
+    if not store.exists(label) and store.exists(label + "-sign"):
+        label += "-sign"  # usage keys: the signature key signs requests
+    pair = store.load(label)
+    mine = tp.certificate(cert_kind(pair))
     if mine is None:
         raise SCEPError("%s needs this board's certificate for trustpoint %s: enroll first"
                         % (scep.MESSAGE_NAMES[message_type], tp.name))
