@@ -752,3 +752,18 @@ def test_sha1_csr_is_accepted_and_request_algorithms_recorded(tmp_path, openssl)
         bad[-5] ^= 0x40
         rep = client.send("19", bytes(bad))
         assert rep.fail_info == "badMessageCheck"
+
+
+def test_subjects_read_with_ios_attribute_words(tmp_path):
+    from cryptography.x509.oid import NameOID
+
+    from host_tools.upki_host.labca.ca import name_text
+
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.UNSTRUCTURED_NAME, "r1.lab.test"),
+            x509.NameAttribute(NameOID.SERIAL_NUMBER, "77CBF809"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "r1"),
+        ]
+    )
+    assert name_text(name) == "CN=r1,serialNumber=77CBF809,unstructuredName=r1.lab.test"

@@ -51,6 +51,20 @@ class LabCAError(Exception):
     """A lab CA operation that cannot be done; the message names what was wrong."""
 
 
+_NAME_WORDS = {
+    NameOID.UNSTRUCTURED_NAME: "unstructuredName",
+    x509.ObjectIdentifier("1.2.840.113549.1.9.8"): "unstructuredAddress",
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.EMAIL_ADDRESS: "emailAddress",
+}
+
+
+def name_text(name):
+    """A Name as RFC 4514 text, with words for the attributes IOS puts in subjects
+    (unstructuredName = the FQDN, serialNumber, unstructuredAddress = the IP address)."""
+    return name.rfc4514_string(_NAME_WORDS)
+
+
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
@@ -436,7 +450,7 @@ class LabCA:
             (self.dir / "issued").mkdir(exist_ok=True)
             atomic_write(self.dir / "issued" / (serial_text(serial) + ".der"), der)
             st["issued"][serial_text(serial)] = {
-                "subject": cert.subject.rfc4514_string(),
+                "subject": name_text(cert.subject),
                 "not_after": cert.not_valid_after_utc.isoformat(),
                 "issued": utcnow().isoformat(),
             }

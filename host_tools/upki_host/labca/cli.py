@@ -4,7 +4,7 @@
 import argparse
 import sys
 
-from .ca import REASONS, LabCA, LabCAError, parse_serial
+from .ca import REASONS, LabCA, LabCAError, name_text, parse_serial
 from .scep import DEFAULT_CAPS
 
 
@@ -75,7 +75,7 @@ def _run(ca, args):
         )
         print("labca: CA created in %s" % ca.dir)
         for label, cert in _certs(ca):
-            print("  %-14s %s  SHA-256 %s" % (label, cert.subject.rfc4514_string(), _fp(cert)))
+            print("  %-14s %s  SHA-256 %s" % (label, name_text(cert.subject), _fp(cert)))
         return 0
     if args.cmd == "serve":
         from .server import serve_main
@@ -120,7 +120,7 @@ def _run(ca, args):
         cert = ca.approve(args.id)
         print(
             "labca: request %d approved: serial %X, %s"
-            % (args.id, cert.serial_number, cert.subject.rfc4514_string())
+            % (args.id, cert.serial_number, name_text(cert.subject))
         )
         return 0
     if args.cmd == "deny":
@@ -139,7 +139,7 @@ def _run(ca, args):
         if args.out:
             with open(args.out, "wb") as f:
                 f.write(crl.public_bytes(serialization.Encoding.DER))
-        print("CRL issuer: %s" % crl.issuer.rfc4514_string())
+        print("CRL issuer: %s" % name_text(crl.issuer))
         print(
             "  this update: %s  next update: %s"
             % (crl.last_update_utc.isoformat(), crl.next_update_utc.isoformat())

@@ -36,7 +36,7 @@ try:  # cryptography >= 43 keeps 3DES in the "decrepit" module
 except ImportError:  # pragma: no cover
     from cryptography.hazmat.primitives.ciphers.algorithms import TripleDES
 
-from .ca import LabCAError, serial_text, utcnow
+from .ca import LabCAError, name_text, serial_text, utcnow
 
 # message types
 CERT_REP = "3"
@@ -840,7 +840,7 @@ class Responder:
                 raise SCEPFailure(BAD_REQUEST, "wrong challenge password")
         csr_der = csr.public_bytes(serialization.Encoding.DER)
         kind = MESSAGE_NAMES[req.message_type]
-        subject = csr.subject.rfc4514_string()
+        subject = name_text(csr.subject)
         seen = {
             "digest": _CAPS_DIGEST.get(req.digest, req.digest),
             "cipher": _CAPS_CIPHER.get(req.cipher, req.cipher),
