@@ -92,7 +92,7 @@ print(json.dumps(res))
 
 
 def test_resync_shows_drift_and_writes_floor_only_at_syncs(ts, tmp_path):
-    # the board's crystal runs 0.1 % fast
+    # the board's crystal runs 1 % fast (big enough to see over a loaded machine's jitter)
     res = port(tmp_path, """
 ntp._background(r)
 res["first"] = r.clock.trusted
@@ -109,12 +109,12 @@ res["writes"] = r.nvram.records_written - writes
 res["status"] = s.execute("show ntp status")
 res["logs"] = logs
 print(json.dumps(res))
-""", rate=1.001, config=server_lines(ts))
+""", rate=1.01, config=server_lines(ts))
     assert res["first"] and res["syncs"] == 2
     assert res["idle_writes"] == 0
     assert res["writes"] == 1  # the resync wrote the floor once
-    assert abs(res["drift"] - 0.001) < 0.0003, res  # gains 1 ms per second
-    assert "drift is +0.00" in res["status"] and "2 syncs since boot" in res["status"]
+    assert abs(res["drift"] - 0.01) < 0.004, res  # gains 10 ms per second
+    assert "drift is +0.0" in res["status"] and "2 syncs since boot" in res["status"]
     assert "Clock is synchronized, stratum 3" in res["status"], res["status"]
     assert len([x for x in res["logs"] if "%NTP-5-SYNC" in x]) == 1, res["logs"]  # resync is quiet
 

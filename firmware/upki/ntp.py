@@ -24,6 +24,7 @@ _RETRY_UNTRUSTED_S = const(16)  # between background tries while the clock is un
 _BOOT_BUDGET_MS = const(5000)  # the most the first sync may hold up the console
 _BOOT_TIMEOUT = 1  # s per request at boot
 _BG_TIMEOUT = 1  # s per server for a background round (one request each)
+_BG_BUDGET_MS = const(2000)  # the most one background round holds up the console
 
 try:
     from time import ticks_add, ticks_diff, ticks_ms
@@ -124,7 +125,7 @@ def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
             left = budget_ms - ticks_diff(ticks_ms(), start)
             share = left // ((len(servers) - i) * (retries + 1))
             if share < 50:
-                srv.error = "not asked: the boot sync ran out of time"
+                srv.error = "not asked: the round ran out of time"
                 srv.reach = (srv.reach << 1) & 0xFF
                 continue
             t = min(timeout, share / 1000)
@@ -209,7 +210,7 @@ def _background(router):
         return
     was_trusted = clock.trusted and clock.source == "NTP"
     try:
-        chosen, _ = sync_round(router, _BG_TIMEOUT, 0)
+        chosen, _ = sync_round(router, _BG_TIMEOUT, 0, _BG_BUDGET_MS)
     except ClockError as e:
         msg = _failure(router, st, e)
         if msg != st.logged_error:
@@ -403,6 +404,7 @@ def _ntp_maxpoll(s, args):
 @command(CONFIG, "no ntp maxpoll")
 def _no_ntp_maxpoll(s, args):
     state(s.router).maxpoll = _DEFAULT_MAXPOLL
+    state(s.router).changed()
     s.router.modified = True
     return ""
 
