@@ -93,7 +93,10 @@ def get_ca_cert(tp):
     _debug("CRYPTO_PKI: transaction GetCACert completed (HTTP %d, %d bytes)" % (r.status, r.length))
     if r.status != 200:
         raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (r.status, r.reason))
-    return scep.parse_ca_certs(r.body)
+    # RA certificates are chosen by key usage unless the trustpoint names them by
+    # fingerprint (attributes a trustpoint may carry; none by default)
+    return scep.parse_ca_certs(r.body, getattr(tp, "ra_sign_fingerprint", None),
+                               getattr(tp, "ra_encrypt_fingerprint", None))
 
 
 def fingerprint_matches(cert, fingerprint):
