@@ -156,5 +156,7 @@ def run(ctx):
                     loaded = ctx.micropython_json(IMPORTS, mpy=True)
                     ctx.report("code and module state loaded (.mpy)", loaded // 1024, "KB",
                                "gc.mem_alloc after the imports enrollment needs")
-                    ctx.report("RSA-2048 enroll work space", kb - loaded // 1024, "KB",
-                               "smallest heap minus the loaded code: what frozen code would need")
+                    imports_kb = ctx.smallest_heap(IMPORTS + 'print("OK")\n', 32, 512)
+                    ctx.report("smallest heap for those imports alone", imports_kb, "KB", ".mpy")
+                    ctx.report("RSA-2048 authenticate+enroll work space", kb - imports_kb, "KB",
+                               "beyond the imports: what frozen code would leave to the heap")
