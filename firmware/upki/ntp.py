@@ -170,7 +170,7 @@ def _signed_seconds(us):
     return "%s%d.%03d" % (sign, us // 1000000, (us // 1000) % 1000)
 
 
-def _failure(router, st, e):
+def _failure(st, e):
     msg = str(e)
     if msg.startswith("%"):
         return msg
@@ -191,9 +191,9 @@ def _boot_sync(router):
     try:
         chosen, _ = sync_round(router, _BOOT_TIMEOUT, 1, _BOOT_BUDGET_MS)
     except ClockError as e:
-        msg = _failure(router, st, e)
+        msg = _failure(st, e)
         router.log(msg + "; retrying in the background")
-        st.logged_error = msg
+        st.logged_error = "".join(ch for ch in msg if not ch.isdigit())
         st.next_ms = ticks_add(ticks_ms(), _RETRY_UNTRUSTED_S * 1000)
         return
     router.log(_sync_message(chosen, router.clock.last_offset_us))
@@ -212,10 +212,12 @@ def _background(router):
     try:
         chosen, _ = sync_round(router, _BG_TIMEOUT, 0, _BG_BUDGET_MS)
     except ClockError as e:
-        msg = _failure(router, st, e)
-        if msg != st.logged_error:
+        msg = _failure(st, e)
+        # the same failure with other figures (offsets, times) is not news: say it once
+        same = "".join(ch for ch in msg if not ch.isdigit())
+        if same != st.logged_error:
             router.log(msg)
-            st.logged_error = msg
+            st.logged_error = same
         wait = st.poll_s() if clock.trusted else _RETRY_UNTRUSTED_S
         st.next_ms = ticks_add(ticks_ms(), wait * 1000)
         return
