@@ -163,6 +163,36 @@ def test_pending_transaction_record_round_trip():
     assert "lacks" in str(e)
 
 
+def test_micromdm_certrep_fixture_and_each_check():
+    # a real scepserver CertRep (single-DES inner envelope, sha1WithRSAEncryption
+    # signer info, BER encryptedContent) for a real scepclient PKCSReq
+    ca = read_data("cms_mm_ca.der")
+    key = rsa.PrivateKey.from_der(read_data("cms_mm_client_key.der"))
+    req = cms.verify(read_data("cms_mm_pkcsreq.der"))
+    tid, nonce = req.get("transactionID"), req.get("senderNonce")
+    signer = bytes(req.signer.der)
+    req = None
+    body = read_data("cms_mm_certrep.der")
+    rep = scep.parse_cert_rep(body, tid, nonce, [ca], key, signer)
+    assert rep.status == scep.SUCCESS
+    cert = rep.issued(key.public_key(), [x509.Certificate(ca)])
+    assert cert.rsa_public_numbers() == (key.n, key.e)
+    e = raises(SCEPError, scep.parse_cert_rep, body, tid, b"\x00" * 16, [ca], key, signer)
+    assert "recipientNonce does not echo our senderNonce" in str(e)
+    e = raises(SCEPError, scep.parse_cert_rep, body, "OTHER", nonce, [ca], key, signer)
+    assert "transactionID" in str(e) and "is not ours" in str(e)
+    e = raises(SCEPError, scep.parse_cert_rep, body, tid, nonce, [ROOT], key, signer)
+    assert "neither the RA nor the CA" in str(e)
+    e = raises(SCEPError, scep.parse_cert_rep, body[: len(body) - 40], tid, nonce, [ca], key, signer)
+    assert "CertRep: malformed reply" in str(e)
+    e = raises(SCEPError, rep.issued, KEY.public_key(), [x509.Certificate(ca)])
+    assert "a certificate for another key" in str(e)
+    e = raises(SCEPError, rep.issued, key.public_key(), [x509.Certificate(ROOT)])
+    assert "not our CA" in str(e)
+    e = raises(SCEPError, scep.parse_cert_rep, body, tid, nonce, [ca], KEY, signer)
+    assert "cannot open the reply's envelope" in str(e)
+
+
 if __name__ == "__main__":
     import devtest
 
