@@ -16,12 +16,12 @@
 #    the base): ~35 % cheaper than pow(2, d, n) here.  It is a filter only;
 #    the FIPS rounds with random bases come after it.
 # Memory: the small primes are not stored but regenerated for each window by
-# a segmented sieve (~6 ms a window, ~1 KB), which keeps key generation
+# a segmented sieve (~6 ms a window, 0.5 KB), which keeps key generation
 # within a 48 KB heap.
 from micropython import const
 
 _SIEVE_LIMIT = const(65536)  # odd primes below this strike out candidates
-_WINDOW = const(2048)  # odd candidates per sieve window (span 4096)
+_WINDOW = const(1024)  # odd candidates per sieve window (~100 survive; one in ~94 % holds a prime)
 _E = const(65537)
 
 
@@ -42,7 +42,7 @@ def mr_rounds(nlen):
 
 def small_primes(limit=_SIEVE_LIMIT):
     """Yield the odd primes 3 <= p < limit, from a segmented sieve of
-    Eratosthenes (segments of 1024 odd numbers): ~1 KB of work space and no
+    Eratosthenes (segments of 512 odd numbers): 0.5 KB of work space and no
     table, so a key generation regenerates them per window (~6 ms here, a few
     per cent of one Miller-Rabin round) instead of holding 6.5 KB of them."""
     # base primes up to sqrt(limit), by trial division (few and small)
@@ -52,7 +52,7 @@ def small_primes(limit=_SIEVE_LIMIT):
         if all(p % b for b in base if b * b <= p):
             base.append(p)
         p += 2
-    seg = 1024
+    seg = 512
     mark = bytearray(seg)
     lo = 3  # first odd number of the segment
     while lo < limit:
@@ -81,15 +81,17 @@ def small_primes(limit=_SIEVE_LIMIT):
 
 
 def _pow2_mod(exp, n):
-    # 2^exp mod n (exp >= 1), left to right: square, and double where the bit
-    # is set (a shift and a conditional subtraction, not a multiplication).
-    x = 2
-    for ch in bin(exp)[3:]:
-        x = x * x % n
-        if ch == "1":
-            x += x
-            if x >= n:
-                x -= n
+    # 2^exp mod n, left to right: square, and double where the bit is set (a
+    # shift and a conditional subtraction, not a multiplication).  The bits
+    # come from the exponent's bytes: a 128-byte copy, not a 1 KB bin() string.
+    x = 1
+    for byte in exp.to_bytes((bit_length(exp) + 7) // 8, "big"):
+        for mask in (128, 64, 32, 16, 8, 4, 2, 1):
+            x = x * x % n
+            if byte & mask:
+                x += x
+                if x >= n:
+                    x -= n
     return x
 
 
@@ -136,6 +138,32 @@ class Cancelled(Exception):
     pass
 
 
+def sieve_window(c0, window):
+    """Mark window[i] = 1 where c0 + 2i (c0 odd) has a factor below the sieve
+    limit or is 1 mod 65537; the zeros left are the Miller-Rabin candidates."""
+    n = len(window)
+    for i in range(n):
+        window[i] = 0
+    # strike out multiples of the small primes (c0 + 2i = 0 mod p)
+    for p in small_primes():
+        # i = -c0 / 2 mod p, kept below 2^17 (a small int on every port,
+        # where (p - r) * (p + 1) / 2 would be a big int on a 32-bit board)
+        i = c0 % p
+        if i:
+            i = p - i
+            if i & 1:
+                i += p
+            i >>= 1
+        while i < n:
+            window[i] = 1
+            i += p
+    # and c = 1 (mod e), where p - 1 would share the factor e
+    i = ((1 - c0 % _E) * ((_E + 1) >> 1)) % _E
+    while i < n:
+        window[i] = 1
+        i += _E
+
+
 def random_prime(bits, randbytes, rounds, progress=None, cancel=None, dots_every=8):
     """A random probable prime p of exactly `bits` bits with its top two bits
     set (so p >= sqrt(2) * 2^(bits-1) and a product of two such has exactly
@@ -152,19 +180,7 @@ def random_prime(bits, randbytes, rounds, progress=None, cancel=None, dots_every
         # a fresh random start: top two bits set, odd
         c0 = int.from_bytes(randbytes(nbytes), "big") & (limit - 1)
         c0 |= top | (top >> 1) | 1
-        for i in range(_WINDOW):
-            window[i] = 0
-        # strike out multiples of the small primes (c0 + 2i = 0 mod p)
-        for p in small_primes():
-            i = ((p - c0 % p) * ((p + 1) >> 1)) % p
-            while i < _WINDOW:
-                window[i] = 1
-                i += p
-        # and c = 1 (mod e), where p - 1 would share the factor e
-        i = ((1 - c0 % _E) * ((_E + 1) >> 1)) % _E
-        while i < _WINDOW:
-            window[i] = 1
-            i += _E
+        sieve_window(c0, window)
         for i in range(_WINDOW):
             if window[i]:
                 continue

@@ -63,6 +63,22 @@ def test_progress_dot_per_candidate():
     assert len(dots) >= 1 and set(dots) == {"."}
 
 
+def test_sieve_window_marks_exactly_the_candidates_to_skip():
+    ps = list(primes.small_primes())
+    for c0 in ((1 << 80) + 1, (3 << 510) + 12345, 65537 * 1000003 * 2 + 1):
+        w = bytearray(96)
+        primes.sieve_window(c0, w)
+        for i in range(len(w)):
+            c = c0 + 2 * i
+            skip = (c - 1) % 65537 == 0
+            if not skip:
+                for p in ps:
+                    if c % p == 0:
+                        skip = True
+                        break
+            assert w[i] == (1 if skip else 0), (c0, i)
+
+
 def test_primality_helpers():
     ps = list(primes.small_primes(1000))
     assert ps[:8] == [3, 5, 7, 11, 13, 17, 19, 23] and ps[-1] == 997 and len(ps) == 167
