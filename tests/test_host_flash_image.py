@@ -122,6 +122,10 @@ def test_image_boots_on_the_simulated_board(tmp_path, capsys):
     assert "img4#show running-config" in out
     assert "crypto ca trustpoint LABCA" in out and " fingerprint " in out
     assert "tp/LABCA/ca" in out and "PARSER-4-BADCFG" not in out
+    # the CA record is the one upki.trustpoint reads
+    out = board(img, "show crypto ca certificates\n").stdout
+    assert "CA Certificate\n  Status: Available" in out and "CN = val-root" in out
+    assert "Associated Trustpoints: LABCA" in out
 
 
 @pytest.mark.parametrize("name", ["esp32", "esp32s3", "rp2_pico_w"])

@@ -24,7 +24,7 @@ STUB: this replaces the board's USB serial link and its `machine` module
 import argparse
 import errno
 import os
-import selectors
+import select
 import signal
 import subprocess
 import sys
@@ -77,6 +77,7 @@ class Bridge:
         self._busy = False  # a program the client submitted is running
         self._typed = 0  # client bytes since the board's last prompt
         self._tail = b""  # the last board output, to see its prompts
+        self._serving = False
 
     # -- lifecycle
 
@@ -121,6 +122,9 @@ class Bridge:
 
     def stop(self):
         self._stop = True
+        deadline = time.monotonic() + 5
+        while self._serving and time.monotonic() < deadline:
+            time.sleep(0.01)  # let serve() in another thread finish its pump first
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -138,28 +142,30 @@ class Bridge:
 
     def serve(self, until=None):
         """Copy bytes both ways until stop() or until() is true (checked every 50 ms)."""
-        while not self._stop and not (until and until()):
-            self.pump(0.05)
+        self._serving = True
+        try:
+            while not self._stop and not (until and until()):
+                self.pump(0.05)
+        finally:
+            self._serving = False
 
     def pump(self, timeout):
-        sel = selectors.DefaultSelector()
-        sel.register(self.client_master, selectors.EVENT_READ, "client")
-        sel.register(self.board_master, selectors.EVENT_READ, "board")
+        fds = [self.client_master, self.board_master]
         try:
-            for key, _ in sel.select(timeout):
-                fd = key.fileobj
-                try:
-                    data = os.read(fd, 4096)
-                except OSError as e:
-                    if e.errno != errno.EIO:
-                        raise
-                    data = b""
-                if key.data == "client":
-                    self._from_client(data)
-                elif data:
-                    self._from_board(data)
-        finally:
-            sel.close()
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except (OSError, ValueError):
+            ready = []
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError as e:
+                if e.errno != errno.EIO:
+                    raise
+                data = b""
+            if fd == self.client_master:
+                self._from_client(data)
+            elif data:
+                self._from_board(data)
         if self.proc.poll() is not None and not self._stop:
             self._soft_reboot()
 
