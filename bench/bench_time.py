@@ -87,6 +87,36 @@ for servers in (1, 3):
 print(json.dumps(out))
 """
 
+HEAP = """
+import gc, time
+from upki import cli, ntp
+from upki.config import Router
+class Board:
+    name = "bench"
+    flash_root = %(root)r
+    def __init__(self):
+        self.base = 946684800.0
+        self.t0 = time.ticks_ms()
+    def rtc_time(self):
+        return self.base + time.ticks_diff(time.ticks_ms(), self.t0) / 1000
+    def set_rtc(self, t):
+        self.base = t
+        self.t0 = time.ticks_ms()
+    def unique_id(self):
+        return b"bench123"
+r = Router(Board())
+s = cli.Session(r)
+for line in ("configure terminal", "ntp authentication-key 11 sha1 %(sha1)s",
+             "ntp trusted-key 11", "ntp authenticate",
+             "ntp server 127.0.0.1 port %(port)d key 11", "end"):
+    s.execute(line)
+gc.collect()
+ntp.sync_round(r, 1, 0)
+s.execute("show ntp associations")
+s.execute("show ntp status")
+print("OK" if r.clock.trusted else "untrusted")
+"""
+
 
 def run(ctx):
     import chrony_peer
@@ -108,6 +138,8 @@ def run(ctx):
                     "port": peer.port, "lab": lab.port, "n": 9, "root": str(root),
                     "sha1": key.hex()})
             boots = board_boots(Path(d), peer)
+            heap_kb = ctx.smallest_heap(HEAP % {"port": peer.port, "root": str(root),
+                                                "sha1": peer.keys["sha1"][2].hex()}, 48, 192)
     med = ctx.median
     ctx.report("|offset error|, port clock, median", med(r["err0"]), "ms", "%d exchanges" % N)
     ctx.report("|offset error|, port clock, max", max(r["err0"]), "ms")
@@ -121,6 +153,8 @@ def run(ctx):
                "query + majority + floor write")
     ctx.report("sync round, 3 servers (sha1), median", med(rounds["round_3"]), "ms",
                "chronyd twice + lab time server")
+    ctx.report("smallest heap: console + ntp, one sync round", heap_kb, "KB",
+               "firmware as .mpy (frozen needs less)")
     ctx.report("board boot to prompt, no NTP, median", med(boots["plain"]), "ms",
                "simulated board, %d boots" % BOOTS)
     ctx.report("board boot to prompt, NTP sync (sha1), median", med(boots["ntp"]), "ms",
