@@ -15,7 +15,7 @@ DATA = ROOT / "tests" / "data"
 ROUNDS = 20
 
 DRIVER = """
-import time, os
+import time, os, gc
 from upki import crl, validate, x509
 from upki.nvram import NVRAM
 D = %(data)r
@@ -38,6 +38,7 @@ for depth, names in ((2, ['leaf2']), (4, ['leaf', 'int2', 'int1'])):
             # parse from DER every round, as a presented chain would be
             ders = [bytes(cert(n).der) for n in names]
             anchor = [bytes(cert('root').der)]
+            gc.collect()
             t0 = time.ticks_us()
             r = validate.verify_chain(ders, anchor, 1780272000, crl_provider=provider,
                                       revocation=mode)
@@ -45,6 +46,28 @@ for depth, names in ((2, ['leaf2']), (4, ['leaf', 'int2', 'int1'])):
             assert r.ok, r
         times.sort()
         print('R', depth, mode, times[len(times) // 2])
+"""
+
+HEAP = """
+import gc
+from upki import validate, x509
+D = %(data)r
+def cert(n):
+    f = open(D + '/val_' + n + '.der', 'rb'); c = f.read(); f.close(); return c
+gc.collect()
+r = validate.verify_chain([cert('leaf'), cert('int2'), cert('int1')], [cert('root')],
+                          1780272000, revocation='none')
+assert r.ok
+print('OK')
+"""
+
+IMPORTS = """
+import gc, json
+gc.collect()
+f = gc.mem_free()
+import upki.x509, upki.validate, upki.rsa, upki.digest, upki.clock
+gc.collect()
+print(json.dumps({"bytes": f - gc.mem_free()}))
 """
 
 
@@ -59,6 +82,14 @@ def run(ctx):
             what = "no revocation check" if mode == "none" else "CRLs cached in NVRAM"
             ctx.report("depth %s verify (port), %s" % (depth, what), int(us) / 1000, "ms",
                        "median of %d" % ROUNDS)
+    # heap: the smallest that verifies depth 4 (no revocation), and what the
+    # loaded .mpy code takes of it (on a board with frozen firmware, code costs no heap)
+    heap_code = HEAP % {"data": str(DATA)}
+    kb = ctx.smallest_heap(heap_code, 48, 192)
+    ctx.report("depth 4 smallest heap (port, .mpy)", kb, "KB", "code of the modules included")
+    code_kb = ctx.micropython_json(IMPORTS, mpy=True)["bytes"] / 1024
+    ctx.report("  of which module code (x509, rsa, validate...)", code_kb, "KB",
+               "what freezing the firmware saves")
     # openssl verify on the same chains (one process per verification)
     tmp = Path(ctx._tmp.name)
 
