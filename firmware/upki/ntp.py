@@ -227,8 +227,10 @@ def _background(router):
     st.next_ms = ticks_add(ticks_ms(), st.poll_s() * 1000)
 
 
-config.boot_hooks.append(_boot_sync)
-config.background.append(_background)
+# First in line, whatever order the features load in: enrollment and CRL tasks
+# that run after these find the clock as trusted as it can be.
+config.boot_hooks.insert(0, _boot_sync)
+config.background.insert(0, _background)
 
 
 # --- configuration ---------------------------------------------------------------
