@@ -47,7 +47,8 @@ def unix_build(tmp_path_factory):
 def test_board_layer_boots_provisioned_config(name, unix_build, tmp_path):
     s = Served(tmp_path / "board.img")
     try:
-        boards.deploy(s.port, "unix", unix_build, log=lambda m: None)  # x64 .mpy: this "board" is x64
+        # x64 .mpy: this "board" is the Unix port
+        boards.deploy(s.port, "unix", unix_build, log=lambda m: None)
         r = mpremote(s.port, "fs", "cp", str(boards.board_dir(name) / "board.py"), ":board.py",
                      "+", "fs", "cp", str(STUBS / "network.py"), ":lib/network.py",
                      "+", "fs", "cp", str(STUBS / "rp2.py"), ":lib/rp2.py")
@@ -82,7 +83,8 @@ def test_wifi_gives_up_within_its_timeout(unix_build, tmp_path):
         cfg = tmp_path / "router.cfg"
         cfg.write_text("!@ wifi-ssid nowhere\n!@ wifi-timeout 1\nhostname x\n")
         provision.install(s.port, "esp32", provision.load_config(cfg), log=lambda m: None)
-        r = mpremote(s.port, "exec", "from board import Board\nb=Board()\nprint('ADDR', b.wifi_up())")
+        r = mpremote(s.port, "exec",
+                     "from board import Board\nb=Board()\nprint('ADDR', b.wifi_up())")
         cfg.write_text("hostname x\n")
         provision.install(s.port, "esp32", provision.load_config(cfg), log=lambda m: None)
         r2 = mpremote(s.port, "exec", "import os\nos.remove('nvram/board-config')\n"

@@ -44,7 +44,8 @@ def dry_run(capsys, *args):
 @pytest.mark.parametrize("chip", ["esp32", "esp32s3"])
 def test_dry_run_merged_image(chip, tmp_path, capsys):
     fw = merged_image(tmp_path / "fw.bin", chip)
-    rc, lines, _ = dry_run(capsys, "--board", chip, "--port", "/dev/ttyUSB0", "--firmware", str(fw))
+    rc, lines, _ = dry_run(capsys, "--board", chip, "--port", "/dev/ttyUSB0",
+                           "--firmware", str(fw))
     assert rc == 0
     assert lines[0] == "esptool --chip %s --port /dev/ttyUSB0 erase-flash" % chip
     assert lines[1] == ("esptool --chip %s --port /dev/ttyUSB0 --baud 460800 write-flash -z "
@@ -63,7 +64,8 @@ def test_dry_run_separate_files_are_placed_by_esptool(chip, tmp_path, capsys):
     words = lines[1].split()
     i = words.index("-z")
     pairs = list(zip(words[i + 1 :: 2], words[i + 2 :: 2]))
-    assert [(int(a, 16), f) for a, f in pairs] == list(zip(LAYOUT[chip], map(str, (boot, table, app))))
+    files = map(str, (boot, table, app))
+    assert [(int(a, 16), f) for a, f in pairs] == list(zip(LAYOUT[chip], files))
     # esptool itself lays the same address/file pairs out (and rejects overlaps)
     out = tmp_path / "merged.bin"
     r = subprocess.run([str(flash.esptool_cmd()), "--chip", chip, "merge-bin", "-o", str(out),
@@ -81,11 +83,13 @@ def test_dry_run_separate_files_are_placed_by_esptool(chip, tmp_path, capsys):
 def test_dry_run_refuses_what_is_not_an_image(tmp_path, capsys):
     bad = tmp_path / "notes.txt"
     bad.write_text("hello")
-    rc, _, err = dry_run(capsys, "--board", "esp32", "--port", "/dev/ttyUSB0", "--firmware", str(bad))
+    rc, _, err = dry_run(capsys, "--board", "esp32", "--port", "/dev/ttyUSB0",
+                         "--firmware", str(bad))
     assert rc == 1 and err.strip() == ("flash: error: firmware %s is not an ESP image "
                                        "(first byte 68, expected 0xe9)" % bad)
     app = esp_file(tmp_path / "app.bin", 0x9000)
-    rc, _, err = dry_run(capsys, "--board", "esp32s3", "--port", "/dev/ttyUSB0", "--firmware", str(app))
+    rc, _, err = dry_run(capsys, "--board", "esp32s3", "--port", "/dev/ttyUSB0",
+                         "--firmware", str(app))
     assert rc == 1 and "not a merged ESP32S3 image" in err
 
 
@@ -97,7 +101,8 @@ def test_rp2_is_a_uf2_copy(tmp_path, capsys):
     drive = tmp_path / "RPI-RP2"
     drive.mkdir()
     (drive / "INFO_UF2.TXT").write_text("UF2 Bootloader v3.0\n")
-    assert main(["flash", "--board", "rp2_pico_w", "--firmware", str(uf2), "--drive", str(drive)]) == 0
+    assert main(["flash", "--board", "rp2_pico_w", "--firmware", str(uf2),
+                 "--drive", str(drive)]) == 0
     assert (drive / uf2.name).read_bytes() == uf2.read_bytes()
 
 
@@ -114,7 +119,8 @@ def test_image_boots_on_the_simulated_board(tmp_path, capsys):
     cfg = tmp_path / "router.cfg"
     cfg.write_text(CFG)
     img = tmp_path / "nv.img"
-    assert main(["image", "--board", "unix", "--config", str(cfg), "-o", str(img), "--index", "4"]) == 0
+    assert main(["image", "--board", "unix", "--config", str(cfg), "-o", str(img),
+                 "--index", "4"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == "image: OK: img4 (unix) written to %s" % img
     assert img.stat().st_size == 2 * 1024 * 1024

@@ -103,7 +103,8 @@ def test_ctrl_c_interrupts_a_running_program(served):
 def test_mip_install_from_the_checkout(served):
     r = mpremote(served.port, "mip", "install", str(ROOT / "package.json"), timeout=180)
     assert r.returncode == 0, r.stdout + r.stderr
-    r = mpremote(served.port, "exec", "import upki.x509, upki\nprint(upki.x509.__file__, upki.__version__)")
+    r = mpremote(served.port, "exec",
+                 "import upki.x509, upki\nprint(upki.x509.__file__, upki.__version__)")
     assert r.returncode == 0, r.stderr
     assert "/lib/upki/x509.py" in r.stdout
 

@@ -256,7 +256,8 @@ def main(argv):
                 len(written), args.board, args.out or build_dir(args.board)))
         else:
             version = deploy(args.port, args.board, args.build)
-            print("deploy: OK: upki %s on %s (%.1f s)" % (version, args.port, time.monotonic() - t0))
+            print("deploy: OK: upki %s on %s (%.1f s)"
+                  % (version, args.port, time.monotonic() - t0))
     except HostError as e:
         print("%s: error: %s" % (cmd, e), file=sys.stderr)
         return 1

@@ -92,7 +92,8 @@ def rp2_steps(firmware, drive=None):
 
 def main(argv):
     ap = argparse.ArgumentParser(prog="upki-host flash", description=__doc__.splitlines()[0])
-    ap.add_argument("--board", required=True, choices=sorted(b for b in boards.BOARDS if b != "unix"))
+    ap.add_argument("--board", required=True,
+                    choices=sorted(b for b in boards.BOARDS if b != "unix"))
     ap.add_argument("--port", default=None, help="serial port (ESP32)")
     ap.add_argument("--firmware", required=True, help="MicroPython image (.bin, or .uf2 for rp2)")
     ap.add_argument("--bootloader", default=None)
@@ -140,5 +141,6 @@ def _flash_rp2(args):
     if not args.drive or not (Path(args.drive) / "INFO_UF2.TXT").exists():
         raise HostError("no RPI-RP2 drive given or found (--drive MOUNTPOINT with INFO_UF2.TXT)")
     shutil.copy(fw, Path(args.drive) / fw.name)
-    print("flash: OK: %s copied to %s; the Pico W reboots into MicroPython" % (fw.name, args.drive))
+    print("flash: OK: %s copied to %s; the Pico W reboots into MicroPython"
+          % (fw.name, args.drive))
     return 0

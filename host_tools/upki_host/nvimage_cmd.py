@@ -37,7 +37,8 @@ def make_image(board, config, size=None, with_firmware=False, build=None, index=
         src = Path(build) if build else boards.build_dir(board)
         mpys = sorted((src / "upki").glob("*.mpy"))
         if not mpys:
-            raise HostError("no build in %s: run `upki-host build --board %s` first" % (src, board))
+            raise HostError("no build in %s: run `upki-host build --board %s` first"
+                            % (src, board))
         for p in mpys:
             img.put_file("lib/upki/" + p.name, p.read_bytes())
         for f in info["files"]:

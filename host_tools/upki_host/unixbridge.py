@@ -275,7 +275,8 @@ def main(argv=None):
         except FileNotFoundError:
             pass
         os.symlink(path, args.link)
-    print("unixbridge: simulated board %s on %s (serial link stubbed by a pty)" % (args.target, path))
+    print("unixbridge: simulated board %s on %s (serial link stubbed by a pty)"
+          % (args.target, path))
     print("unixbridge: try: mpremote connect %s fs ls" % path, flush=True)
     signal.signal(signal.SIGTERM, lambda *a: bridge.stop())
     try:
