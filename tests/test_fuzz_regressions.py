@@ -18,7 +18,7 @@ Findings:
 
 import time
 
-from mpy import run_json
+from mpy import run_json, run_micropython
 from test_http import Misbehaving
 
 
@@ -191,3 +191,32 @@ def test_ldap_attribute_type_and_diagnostic_that_are_not_utf8():
     assert out[0][1].endswith(": cn=a has no certificateRevocationList;binary")
     assert out[1][0] == "LDAPError"
     assert out[1][1].endswith("failed: noSuchObject (32): n\xff")
+
+
+def test_http_one_byte_chunks_cost_the_body_not_thirty_times_it(tmp_path):
+    # finding 5 (tests/test_fuzz_bounds.py): without a sink, every chunk was
+    # kept as its own bytes object; 3,000 one-byte chunks (a 3 KB body, far
+    # under the cap) ran a 48 KB heap out of memory (MemoryError escaped
+    # request()). Now one buffer: 5,000 fit.
+    from host_tools.upki_host.mpybuild import build
+
+    build(tmp_path, keep_going=True)
+    body = b"".join(b"1\r\n%c\r\n" % (65 + i % 26) for i in range(5000))
+
+    def handler(conn, srv):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+                     + b"0\r\n\r\n")
+
+    srv = Misbehaving(handler)
+    try:
+        code = (
+            "import gc\nfrom upki import http\nassert http.__file__.endswith('.mpy')\n"
+            "gc.collect()\n"
+            "r = http.request('GET', 'http://127.0.0.1:%d/', max_size=16384, timeout=10)\n"
+            "print(r.length, len(r.body), r.body[:3].decode(), r.body[-2:].decode())\n" % srv.port)
+        r = run_micropython(["-c", code], heap="48k", timeout=60,
+                            env={"MICROPYPATH": "%s:.frozen" % tmp_path})
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["5000", "5000", "ABC", "GH"]
