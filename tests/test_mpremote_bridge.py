@@ -178,6 +178,23 @@ def test_provision_refuses_private_keys_and_bad_input(tmp_path):
         provision.load_config(tmp_path / "missing.cfg")
 
 
+def test_config_is_checked_by_upki_itself_before_any_board_is_touched(tmp_path):
+    cfg = tmp_path / "router.cfg"
+    cfg.write_text("hostname ok\nntp authentication-key 1 sha256 NOTHEX\nntp trusted-key 1\n"
+                   "crypto ca trustpoint T\n enrollment retry count many\n")
+    with pytest.raises(HostError) as e:
+        provision.check_on_unix_port(provision.load_config(cfg))
+    msg = str(e.value)
+    assert msg.startswith("upki refuses router.cfg: %PARSER-4-BADCFG: startup-config line 2 "
+                          "'ntp authentication-key 1 sha256 NOTHEX'"), msg
+    assert msg.endswith("(and 1 more)"), msg
+    # provision stops there: the (missing) port is never opened
+    with pytest.raises(HostError, match="upki refuses router.cfg"):
+        provision.provision(str(tmp_path / "no-such-port"), cfg, log=lambda m: None)
+    cfg.write_text(ROUTER_CFG)
+    provision.check_on_unix_port(provision.load_config(cfg))
+
+
 def test_provision_cli_error_line_for_a_dead_port(tmp_path, capsys):
     from host_tools.upki_host.cli import main
 

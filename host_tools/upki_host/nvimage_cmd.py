@@ -24,6 +24,7 @@ def make_image(board, config, size=None, with_firmware=False, build=None, index=
     info = boards.board_info(board)
     size = size or info["fs_size"]
     prov = provision.load_config(config, index=index, uid=uid)
+    provision.check_on_unix_port(prov)
     try:
         img = Image(size=size, prog_size=info["prog_size"])
     except ValueError as e:

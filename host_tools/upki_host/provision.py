@@ -157,6 +157,53 @@ def parse_config(text, base_dir=".", index=1, port="", uid=""):
     return p
 
 
+_CHECK = """
+import sys
+from board import Board
+from upki import cli
+b = Board(sys.argv[1])
+b.mount()
+router, session, msgs = cli.boot(b)
+for m in msgs:
+    print(m)
+print('UPKI-HOSTNAME', router.hostname)
+"""
+
+
+def check_on_unix_port(prov):
+    """Replay the records on the MicroPython Unix port (upki's own parser, no
+    boot hooks, no network) and raise HostError for every line it refuses."""
+    import os
+    import subprocess
+
+    from host_tools.upki_host.nvimage import Image
+    from host_tools.upki_host.unixbridge import _micropython
+
+    with tempfile.TemporaryDirectory(prefix="upki-check-") as tmp:
+        img = Image(size=256 * 1024)
+        for name, payload in prov.records.items():
+            img.write(name, payload)
+        path = Path(tmp) / "check.img"
+        img.save(path)
+        script = Path(tmp) / "check.py"
+        script.write_text(_CHECK)
+        env = dict(os.environ)
+        env["MICROPYPATH"] = "%s:%s:.frozen" % (boards.ROOT / "firmware",
+                                                boards.ROOT / "boards" / "unix")
+        try:
+            r = subprocess.run([_micropython(), str(script), str(path)], capture_output=True,
+                               text=True, timeout=60, env=env, cwd=tmp)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise HostError("cannot check the configuration on the Unix port (%s)" % e)
+    bad = [ln for ln in r.stdout.splitlines() if ln.startswith(("%PARSER", "%NVRAM"))]
+    if bad:
+        more = " (and %d more)" % (len(bad) - 1) if len(bad) > 1 else ""
+        raise HostError("upki refuses router.cfg: %s%s" % (bad[0], more))
+    if r.returncode != 0 or "UPKI-HOSTNAME " + prov.hostname not in r.stdout:
+        tail = (r.stderr.strip() or r.stdout.strip() or "exit %d" % r.returncode).splitlines()
+        raise HostError("checking router.cfg on the Unix port failed: %s" % tail[-1])
+
+
 def load_config(path, **kw):
     try:
         text = Path(path).read_text()
@@ -245,7 +292,8 @@ def install(port, board, prov, log=print):
 def provision(port, config, board=None, index=1, log=print):
     """Provision the board on port from router.cfg; returns a summary dict."""
     t0 = time.monotonic()
-    load_config(config, index=index, port=port)  # fail on a bad file before touching the board
+    # fail on a bad file before touching the board
+    check_on_unix_port(load_config(config, index=index, port=port))
     name, uid = boards.probe(port)
     if board and board != name:
         if not (board == "esp32" and name == "esp32s3"):
