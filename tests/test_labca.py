@@ -767,3 +767,65 @@ def test_subjects_read_with_ios_attribute_words(tmp_path):
         ]
     )
     assert name_text(name) == "CN=r1,serialNumber=77CBF809,unstructuredName=r1.lab.test"
+
+
+def test_mangled_requests_get_400_or_failure_never_500(tmp_path):
+    """Truncations and bit flips of a valid pkiMessage: every answer is a clear HTTP 400
+    or a CertRep FAILURE (or, where the flip missed anything checked, SUCCESS)."""
+    with labca_peer.running(tmp_path) as server:
+        client = SCEPClient(server)
+        csr = labca_peer.make_csr(client.key, "mangle").public_bytes(DER)
+        der = labca_peer.pki_message(
+            "19",
+            csr,
+            client.signer,
+            client.key,
+            client.recipient,
+            client.transaction_id,
+            b"m" * 16,
+        )
+        url = server.url + "?operation=PKIOperation"
+        seen = set()
+        cuts = [1, 2, 10, 50, len(der) // 3, len(der) // 2, len(der) - 300, len(der) - 1]
+        for cut in cuts:
+            status, _c, body = http("POST", url, der[:cut])
+            assert status == 400 and body.strip(), (cut, body)
+        for offset in range(0, len(der), max(1, len(der) // 60)):
+            mangled = bytearray(der)
+            mangled[offset] ^= 0x5A
+            status, _c, body = http("POST", url, bytes(mangled))
+            assert status in (200, 400), (offset, status, body[:200])
+            if status == 200:
+                seen.add(labca_peer.Reply(status, "", body).pki_status)
+            else:
+                assert body.strip()
+        assert "FAILURE" in seen
+        # a validly signed and encrypted message around a mangled PKCS#10 request
+        for offset in [10] + list(range(0, len(csr), max(1, len(csr) // 40))):
+            mangled = bytearray(csr)
+            mangled[offset] ^= 0x5A
+            rep = client.send("19", bytes(mangled))
+            assert rep.http_status == 200, (offset, rep.body[:200])
+            assert rep.pki_status in ("FAILURE", "SUCCESS"), offset
+        assert not any(" -> 500 " in line for line in server.log), server.log
+        assert client.enroll(challenge=None).pki_status == "SUCCESS"
+
+
+def test_parallel_enrollments_get_distinct_serials(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with labca_peer.running(tmp_path, sub_ca=True) as server:
+        clients = [SCEPClient(server, key="par%d" % i) for i in range(6)]
+
+        def enroll(i):
+            return clients[i].enroll("par%d" % i, challenge=None)
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            reps = list(pool.map(enroll, range(6)))
+        assert [r.pki_status for r in reps] == ["SUCCESS"] * 6
+        state = server.ca.state()
+        assert len(state["issued"]) == 6 and len(state["requests"]) == 6
+        serials = {int(s, 16) for s in state["issued"]}
+        assert len(serials) == 6
+        for serial in serials:
+            assert server.ca.issued_cert(serial).serial_number == serial

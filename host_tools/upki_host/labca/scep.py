@@ -25,7 +25,7 @@ from asn1crypto import crl as acrl
 from asn1crypto import csr as acsr
 from asn1crypto import x509 as ax509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
@@ -452,22 +452,31 @@ def parse_request(der, keys):
     req.digest = digest_name if digest_name in _HASHES else "sha256"
     # the signer certificate travels in the message (RFC 8894 3.2.1)
     signer = None
-    if sid.name == "issuer_and_serial_number":
-        for c in certs:
-            if (
-                c.serial_number == sid.chosen["serial_number"].native
-                and c.issuer == sid.chosen["issuer"]
-            ):
-                signer = c
-                break
-    elif sid.name == "subject_key_identifier":
-        for c in certs:
-            if c.key_identifier == sid.chosen.native:
-                signer = c
-                break
+    try:
+        if sid.name == "issuer_and_serial_number":
+            for c in certs:
+                if (
+                    c.serial_number == sid.chosen["serial_number"].native
+                    and c.issuer == sid.chosen["issuer"]
+                ):
+                    signer = c
+                    break
+        elif sid.name == "subject_key_identifier":
+            for c in certs:
+                if c.key_identifier == sid.chosen.native:
+                    signer = c
+                    break
+    except Exception as e:  # asn1crypto parses the certificates lazily, here
+        raise BadMessage("a certificate in the pkiMessage is malformed: %s" % e) from None
     if signer is None:
         raise BadMessage("the pkiMessage does not carry its signer's certificate")
-    req.signer_cert = _crypto_cert(signer)
+    try:
+        req.signer_cert = _crypto_cert(signer)
+        req.signer_cert.public_key()
+        req.signer_cert.subject  # noqa: B018 (parse them now, not halfway through)
+        req.signer_cert.issuer  # noqa: B018
+    except Exception as e:  # ValueError, InvalidVersion, UnsupportedAlgorithm, ...
+        raise BadMessage("the signer certificate is malformed: %s" % e) from None
     try:
         if digest_name not in _HASHES:
             raise SCEPFailure(BAD_ALG, "digest algorithm %s is not supported" % digest_name)
@@ -602,7 +611,7 @@ def load_csr(der):
     """
     try:
         csr = x509.load_der_x509_csr(der)
-    except ValueError as e:
+    except Exception as e:  # ValueError, InvalidVersion
         first_error = e
     else:
         if not csr.is_signature_valid and not _csr_signature_ok(csr):
@@ -752,6 +761,9 @@ class Responder:
             status, fail_info, fail_text, payload = FAILURE, f.fail_info, f.text, None
         except LabCAError as e:
             status, fail_info, fail_text, payload = FAILURE, BAD_REQUEST, str(e), None
+        except (ValueError, TypeError, UnsupportedAlgorithm) as e:  # found late: still answer
+            text = "malformed request: %s" % e
+            status, fail_info, fail_text, payload = FAILURE, BAD_MESSAGE_CHECK, text, None
         kwargs = {}
         if forge == "transaction-id":
             kwargs["transaction_id"] = "forged-" + os.urandom(8).hex()
