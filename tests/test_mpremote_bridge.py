@@ -109,6 +109,28 @@ def test_mip_install_from_the_checkout(served):
     assert "/lib/upki/x509.py" in r.stdout
 
 
+def test_mip_install_from_a_url(served):
+    import functools
+    import http.server
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(ROOT))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = "http://127.0.0.1:%d/package.json" % httpd.server_address[1]
+        r = mpremote(served.port, "mip", "install", "--target", "/lib", url, timeout=180)
+    finally:
+        httpd.shutdown()
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = mpremote(served.port, "exec", "import upki.cli, upki.nvram\nprint(upki.cli.__file__)")
+    assert r.returncode == 0 and "/lib/upki/cli.py" in r.stdout, r.stdout + r.stderr
+
+
 def test_deploy_then_provision_then_boot(served, tmp_path):
     boards.build("unix", tmp_path / "build", log=lambda m: None)
     log = []
