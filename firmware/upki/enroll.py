@@ -179,6 +179,8 @@ class Transaction:
         lines = ["upki-scep-pending 1"]
         for f in self.FIELDS:
             v = getattr(self, f)
+            if v is None:
+                continue  # absent, as it was read ("started=None" would not read back)
             if f in self.BINARY:
                 v = str(hexlify(v), "ascii") if v else ""
             lines.append("%s=%s" % (f, v))
@@ -186,6 +188,13 @@ class Transaction:
 
     @classmethod
     def from_record(cls, data):
+        try:  # not ASCII, odd hex, a count that is not a number
+            return cls._from_record(data)
+        except ValueError:  # UnicodeError and binascii.Error too
+            raise SCEPError("the pending SCEP transaction record is not readable")
+
+    @classmethod
+    def _from_record(cls, data):
         from binascii import unhexlify
 
         text = str(bytes(data), "ascii")
