@@ -15,7 +15,7 @@ CATEGORIES = (TRANSACTIONS, MESSAGES)
 
 _enabled = set()
 _router = [None]
-_boot_ms = [time.ticks_ms()]
+_boot_ms = [0]  # set by attach() on the board (CPython has no ticks_ms)
 
 
 def attach(router):
