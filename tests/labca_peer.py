@@ -63,19 +63,27 @@ def key_pem(key):
     )
 
 
-def make_ca(directory, sub_ca=False, ra=True):
+def make_ca(directory, sub_ca=False, ra=True, cdp_base=None):
     """A fresh lab CA in directory, made from the committed test keys."""
     keys = dict(CA_KEYS)
     keys["ra-enc"] = generated_key("ra-enc")
-    return LabCA(directory).init(sub_ca=sub_ca, ra=ra, keys=keys)
+    return LabCA(directory).init(sub_ca=sub_ca, ra=ra, keys=keys, cdp_base=cdp_base)
 
 
 @contextlib.contextmanager
-def running(directory, sub_ca=False, ra=True, **server_options):
-    """Start a lab CA server on a free loopback port in directory; stop it afterwards."""
+def running(directory, sub_ca=False, ra=True, chain_cdp=False, **server_options):
+    """Start a lab CA server on a free loopback port in directory; stop it afterwards.
+
+    chain_cdp: the sub-CA and RA certificates also name this server's CRLs (the port is
+    chosen before init for that)."""
     directory = Path(directory)
-    make_ca(directory / "ca", sub_ca=sub_ca, ra=ra)
-    server = LabCAServer(directory / "ca", port=0, **server_options)
+    port = server_options.pop("port", 0)
+    cdp_base = None
+    if chain_cdp:
+        port = port or free_port()
+        cdp_base = "http://127.0.0.1:%d" % port
+    make_ca(directory / "ca", sub_ca=sub_ca, ra=ra, cdp_base=cdp_base)
+    server = LabCAServer(directory / "ca", port=port, **server_options)
     server.start()
     try:
         yield server

@@ -829,3 +829,47 @@ def test_parallel_enrollments_get_distinct_serials(tmp_path):
         assert len(serials) == 6
         for serial in serials:
             assert server.ca.issued_cert(serial).serial_number == serial
+
+
+def test_whole_chain_crl_check_with_openssl_crl_download(tmp_path, openssl):
+    """init --cdp-base: the sub-CA and RA certificates name the server's CRLs too, so
+    `openssl verify -crl_check_all -crl_download` fetches a CRL for every certificate."""
+    with labca_peer.running(tmp_path, sub_ca=True, chain_cdp=True) as server:
+        ca = server.ca
+        sub_cdp = ca.sub_cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+        assert sub_cdp.value[0].full_name[0].value == server.base_url + "/crl/root.crl"
+        ra_cdp = ca.ra_sign_cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+        assert ra_cdp.value[0].full_name[0].value == server.crl_url
+        _client, cert = _enrolled(server, tmp_path)
+
+        # the root names no CDP (it is self-signed): its CRL is given by file, fetched
+        # from the server like the others
+        _s, _c, root_crl = http("GET", server.base_url + "/crl/root.crl")
+        (tmp_path / "root-crl.pem").write_bytes(x509.load_der_x509_crl(root_crl).public_bytes(PEM))
+
+        def verify():
+            cmd = [
+                "openssl",
+                "verify",
+                "-crl_check_all",
+                "-crl_download",
+                "-CRLfile",
+                tmp_path / "root-crl.pem",
+                "-CAfile",
+                write_pem(tmp_path / "root.pem", ca.root_cert),
+                "-untrusted",
+                write_pem(tmp_path / "sub.pem", ca.sub_cert),
+                write_pem(tmp_path / "leaf.pem", cert),
+            ]
+            return subprocess.run(
+                [str(c) for c in cmd], capture_output=True, text=True, timeout=30
+            )
+
+        before = len(server.log)
+        r = verify()
+        assert r.returncode == 0 and ": OK" in r.stdout, r.stdout + r.stderr
+        # openssl fetched the leaf's CRL from the CDP the lab CA wrote into it
+        assert any(" GET /crl/ca.crl -> 200 CRL ca" in line for line in server.log[before:])
+        server.revoke(cert.serial_number, "superseded")
+        r = verify()
+        assert r.returncode != 0 and "certificate revoked" in r.stdout + r.stderr

@@ -4,6 +4,7 @@
 Command line (docs/LABCA.md has the walk-through):
 
     upki-host labca init --dir DIR [--sub-ca] [--no-ra] [--key-size N] [--cn NAME] [--years N]
+                         [--cdp-base http://127.0.0.1:PORT] [--force]
     upki-host labca serve --dir DIR --port N [--caps LIST] [--manual] [--challenge PW]
                           [--cdp-url URL] [--days N]
     upki-host labca list --dir DIR
@@ -15,7 +16,7 @@ Python API (what the tests use):
 
     from host_tools.upki_host.labca import LabCA, LabCAServer
 
-    ca = LabCA(tmp_dir).init(sub_ca=False, ra=True, key_size=2048, keys=None)
+    ca = LabCA(tmp_dir).init(sub_ca=False, ra=True, key_size=2048, keys=None, cdp_base=None)
     server = LabCAServer(tmp_dir, port=0, caps=DEFAULT_CAPS, manual=False,
                          challenge="s3cret", cdp_url=None, days=365).start()
     server.url            # http://127.0.0.1:PORT/scep

@@ -183,9 +183,15 @@ class LabCA:
         years=10,
         keys=None,
         force=False,
+        cdp_base=None,
     ):
         """Create the root CA (and an issuing sub-CA under it), plus RA signing and RA
         encryption certificates unless ra is False (then the CA answers SCEP itself).
+
+        cdp_base: the URL `serve` will answer at (e.g. http://127.0.0.1:8080); when given,
+        the sub-CA certificate names BASE/crl/root.crl and the RA certificates
+        BASE/crl/ca.crl as their CRL distribution point (so a validator checking every
+        certificate of the chain finds a CRL for each).
 
         keys: optional {"root"|"sub"|"ra-sign"|"ra-enc": RSA key or PEM/DER file path} to
         reuse existing keys (tests reuse tests/data keys instead of generating them).
@@ -238,8 +244,10 @@ class LabCA:
                 .add_extension(_ca_key_usage(), critical=True)
                 .add_extension(_ski(sub_key), critical=False)
                 .add_extension(_aki(root_key), critical=False)
-                .sign(root_key, hashes.SHA256())
             )
+            if cdp_base:
+                sub = sub.add_extension(_cdp(cdp_base.rstrip("/") + ROOT_CDP_PATH), False)
+            sub = sub.sign(root_key, hashes.SHA256())
             self._write_pair("sub", sub_key, sub)
             issuer_key, issuer = sub_key, sub
         else:
@@ -268,8 +276,12 @@ class LabCA:
                 .add_extension(usage, critical=True)
                 .add_extension(_ski(key), critical=False)
                 .add_extension(_aki(issuer_key), critical=False)
-                .sign(issuer_key, hashes.SHA256())
             )
+            if cdp_base:
+                cert = cert.add_extension(
+                    _cdp(cdp_base.rstrip("/") + DEFAULT_CDP_PATH), critical=False
+                )
+            cert = cert.sign(issuer_key, hashes.SHA256())
             self._write_pair(role, key, cert)
             ra_certs[role] = cert
         state = {
@@ -432,19 +444,7 @@ class LabCA:
                     requested[x509.ExtendedKeyUsage].value, critical=False
                 )
             if cdp_url:
-                builder = builder.add_extension(
-                    x509.CRLDistributionPoints(
-                        [
-                            x509.DistributionPoint(
-                                full_name=[x509.UniformResourceIdentifier(cdp_url)],
-                                relative_name=None,
-                                reasons=None,
-                                crl_issuer=None,
-                            )
-                        ]
-                    ),
-                    critical=False,
-                )
+                builder = builder.add_extension(_cdp(cdp_url), critical=False)
             cert = builder.sign(ca_key, hashes.SHA256())
             der = cert.public_bytes(serialization.Encoding.DER)
             (self.dir / "issued").mkdir(exist_ok=True)
@@ -647,6 +647,19 @@ def _key_usage(digital_signature=False, key_encipherment=False):
         crl_sign=False,
         encipher_only=False,
         decipher_only=False,
+    )
+
+
+def _cdp(url):
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
     )
 
 

@@ -27,6 +27,12 @@ def _parser():
     s.add_argument("--cn", default="upki Lab Root CA", help="the root CA's common name")
     s.add_argument("--years", type=int, default=10)
     s.add_argument("--force", action="store_true", help="replace a CA already in DIR")
+    s.add_argument(
+        "--cdp-base",
+        default=None,
+        help="URL serve will answer at (http://127.0.0.1:PORT): CRL distribution points "
+        "for the sub-CA (BASE/crl/root.crl) and RA certificates (BASE/crl/ca.crl)",
+    )
 
     s = add("serve", "SCEP (/scep, /cgi-bin/pkiclient.exe) and CRLs (/crl/ca.crl) on 127.0.0.1")
     s.add_argument("--port", type=int, required=True)
@@ -72,6 +78,7 @@ def _run(ca, args):
             cn=args.cn,
             years=args.years,
             force=args.force,
+            cdp_base=args.cdp_base,
         )
         print("labca: CA created in %s" % ca.dir)
         for label, cert in _certs(ca):
