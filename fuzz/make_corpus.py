@@ -291,6 +291,20 @@ def main():
     put("sntp", capture_ntp())
     put("http", capture_http())
     put("ldap", capture_ldap())
+    from upki import enroll
+
+    mm = data("cms_mm_pkcsreq.der")
+    recs = []
+    for i, (mt, kind, post, polls) in enumerate(((19, "enroll", True, 0), (20, "renew", False, 3),
+                                                  (17, "renew", True, 12))):
+        t = enroll.Transaction(message_type=mt, tid="A1B2C3D4" * 8, nonce=bytes(range(16)),
+                               key_label="r1.example.com", hash_name="sha256",
+                               cipher="aes128-cbc", post=post, polls=polls, started=1764355227,
+                               kind=kind, signer=data("cms_small_cert.der"),
+                               subject=bytes.fromhex("3011310f300d06035504030c0672312e6c6162"),
+                               request=mm[:200])
+        recs.append(("pending%d" % i, t.to_record()))
+    put("pending", recs)
     put("csr", [("dn%d.txt" % i, t.encode()) for i, t in enumerate(DN_LINES)])
     put("cli", [("cfg%02d.txt" % i, t.encode()) for i, t in enumerate(CONFIG_LINES)])
     total = hashlib.sha256()

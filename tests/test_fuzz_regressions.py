@@ -220,3 +220,42 @@ def test_http_one_byte_chunks_cost_the_body_not_thirty_times_it(tmp_path):
         srv.close()
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["5000", "5000", "ABC", "GH"]
+
+
+PENDING_CODE = r"""
+import json
+from upki import enroll
+from upki.errors import SCEPError
+good = enroll.Transaction(message_type=19, tid='A1B2', nonce=b'\x00\x01', key_label='r1',
+                          hash_name='sha256', cipher='aes128-cbc', post=True, polls=2,
+                          started=None, kind='enroll', signer=b'\x30\x00', subject=b'\x30\x00',
+                          request=b'\x30\x00').to_record()
+cases = {
+    'not_ascii': good.replace(b'kind=enroll', b'kind=\xffnroll'),
+    'odd_hex': good.replace(b'nonce=0001', b'nonce=001'),
+    'bad_count': good.replace(b'polls=2', b'polls=two'),
+    'good': good,
+}
+out = {}
+for name in cases:
+    try:
+        t = enroll.Transaction.from_record(cases[name])
+        again = enroll.Transaction.from_record(t.to_record())
+        out[name] = ['ok', again.started, again.polls, again.kind]
+    except SCEPError as e:
+        out[name] = ['SCEPError', str(e)]
+    except Exception as e:
+        out[name] = ['ESCAPED', type(e).__name__, str(e)]
+print(json.dumps(out))
+"""
+
+
+def test_pending_transaction_records_that_do_not_read():
+    # finding 6 (fuzz_pending): a pending-transaction record that is not
+    # ASCII, holds odd-length hex or a count that is not a number let
+    # UnicodeError/ValueError escape Transaction.from_record; and a record
+    # without `started` was re-saved as "started=None", which no longer read.
+    out = run_json(PENDING_CODE, timeout=60)
+    assert out["good"] == ["ok", None, 2, "enroll"]
+    for name in ("not_ascii", "odd_hex", "bad_count"):
+        assert out[name] == ["SCEPError", "the pending SCEP transaction record is not readable"]

@@ -22,7 +22,7 @@ COUNT = 2000
 
 def test_every_parser_has_a_target_and_a_seed_corpus():
     for name in ("der", "x509", "crl", "cms", "rsa", "keys", "nvram", "sntp", "http", "csr",
-                 "cli"):
+                 "cli", "ldap", "scep", "validate", "pending"):
         assert name in TARGETS
     for name in TARGETS:
         seeds = [p for p in (FUZZ / "corpus" / name).iterdir() if p.is_file()]
