@@ -94,6 +94,7 @@ class LabCAServer:
     # ---- lifecycle ----------------------------------------------------------------------------
 
     def start(self):
+        self._stopping.clear()
         handler = type("Handler", (_Handler,), {"app": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", self.requested_port), handler)
         self._httpd.daemon_threads = True
