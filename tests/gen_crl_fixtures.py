@@ -18,7 +18,8 @@ Hierarchy (validation time NOW = 2026-06-01):
 CRLs (thisUpdate 2026-05-01, nextUpdate 2026-07-01 unless named otherwise):
     crl_root.der (empty, v2), crl_int1.der, crl_int2.der (revokes val_leaf_revoked,
     keyCompromise), crl_int2_expired.der (nextUpdate 2026-05-15), crl_int2_badsig.der,
-    crl_int2_v1.der (version 1, no extensions), crl_int2_critical.der (an unknown
+    crl_int2_v1.der (version 1, no extensions), crl_int2_older.der (cRLNumber 3 < 7,
+    without the keyCompromise entry: what a replayed older CRL looks like), crl_int2_critical.der (an unknown
     critical extension), crl_root_revokes_int1.der (revokes val_int1, cACompromise).
 """
 
@@ -362,6 +363,7 @@ def crls(h):
         "crl_root.der": make_crl(root, k_root, []),
         "crl_int1.der": make_crl(int1, k_int1, [(0x999, REVOKED_AT, 4)]),
         "crl_int2.der": make_crl(int2, k_int2, revoked, number=7),
+        "crl_int2_older.der": make_crl(int2, k_int2, revoked[1:], number=3),
         "crl_int2_expired.der": make_crl(
             int2, k_int2, revoked, next_update=datetime.datetime(2026, 5, 15, tzinfo=UTC)
         ),

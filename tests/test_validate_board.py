@@ -63,7 +63,7 @@ def cdp(tmp_path_factory):
             break
         except OSError:
             time.sleep(0.05)
-    yield "http://127.0.0.1:%d" % port
+    yield "http://127.0.0.1:%d" % port, d
     p.terminate()
     p.wait(5)
 
@@ -104,6 +104,7 @@ def _after(out, cmd):
 
 
 def test_http_crl_good_revoked_and_show(tmp_path, cdp):
+    cdp = cdp[0]
     img = _image(tmp_path)
     out = run(img, [CLOCK] + _trustpoint([" crl query %s/int2.crl" % cdp]) + [
         "debug crypto pki transactions",
@@ -140,6 +141,7 @@ def test_http_crl_good_revoked_and_show(tmp_path, cdp):
 
 
 def test_cached_crl_survives_reload_and_is_refetched_when_expired(tmp_path, cdp):
+    cdp = cdp[0]
     img = _image(tmp_path)
     out = run(img, [CLOCK] + _trustpoint([" crl query %s/int2.crl" % cdp]) + [
         "write memory", "crypto ca crl request lab"])
@@ -161,6 +163,7 @@ def test_cached_crl_survives_reload_and_is_refetched_when_expired(tmp_path, cdp)
 
 
 def test_modes_with_crl_unreachable_or_badly_signed(tmp_path, cdp):
+    cdp = cdp[0]
     dead = "http://127.0.0.1:%d/int2.crl" % _free_port()
     for query, mode, expect in [
         (dead, None, "not valid: crl-unavailable"),
@@ -181,6 +184,20 @@ def test_modes_with_crl_unreachable_or_badly_signed(tmp_path, cdp):
         if mode == " crl best-effort":
             assert "Note: CN = r1.lab.test" not in rev  # the revoked one is checked...
             assert "Certificate chain is valid" in rev  # ...but no CRL could be had
+
+
+def test_older_crl_is_refused_as_a_replay(tmp_path, cdp):
+    url, directory = cdp
+    (directory / "replay.crl").write_bytes(_der("crl_int2.der"))
+    img = _image(tmp_path)
+    out = run(img, [CLOCK] + _trustpoint([" crl query %s/replay.crl" % url]) + [
+        "write memory", "crypto ca crl request lab"])
+    assert "% CRL received for trustpoint lab: 2 revoked" in out
+    # the CDP now serves an older CRL (number 3) that lacks the revocation
+    (directory / "replay.crl").write_bytes(_der("crl_int2_older.der"))
+    out = run(img, [CLOCK, "crypto ca crl request lab", "crypto ca verify lab revoked.pem"])
+    assert "CRL number 3 is older than the stored CRL's 7 (a replayed CRL?)" in out
+    assert "not valid: revoked" in _after(out, "crypto ca verify lab revoked.pem")
 
 
 def test_ldap_crl_from_slapd(tmp_path):

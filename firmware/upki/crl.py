@@ -558,11 +558,13 @@ class _PageWriter:
 
 
 def ingest(nvram, name, f, length, issuer, now=None, source="", run_records=64,
-           fan_in=8, scratch=None):
+           fan_in=8, scratch=None, min_number=None):
     """Read a DER CRL of length bytes from file f, check it and store its
     index as NVRAM record name.  issuer: the CA certificate (upki.x509) or a
     tuple (subject Name DER, (n, e)).  now: trusted time for the
-    thisUpdate/nextUpdate checks (None: not checked).  Returns the Info.
+    thisUpdate/nextUpdate checks (None: not checked).  min_number: the
+    cRLNumber of the CRL stored before; an older one (a replay) is refused.
+    Returns the Info.
     Raises CRLError (with .code) or DERError; the stored record is then untouched."""
     import gc
 
@@ -590,6 +592,12 @@ def ingest(nvram, name, f, length, issuer, now=None, source="", run_records=64,
         if err:
             raise CRLError("CRL signature check failed: " + err, "crl-bad-signature")
         check_times(info, now)
+        if min_number is not None:
+            n = info.crl_number_int
+            if n is None or n < min_number:
+                raise CRLError("CRL number %s is older than the stored CRL's %d (a replayed "
+                               "CRL?)" % ("(none)" if n is None else n, min_number),
+                               "crl-replayed")
         if info.is_delta:
             raise CRLError("delta CRLs are not supported", "crl-unsupported")
         if info.idp and (info.idp["indirect"] or info.idp["onlySomeReasons"]

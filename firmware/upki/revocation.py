@@ -124,6 +124,15 @@ def fetch(router, tp, issuer, cert, now):
                        % issuer.subject)
     errors = []
     name = record_for(issuer)
+    # a stored CRL, even a stale one, sets the oldest cRLNumber accepted
+    min_number = None
+    try:
+        old = _indexes.get(name) or (crl.Index(router.nvram, name)
+                                     if router.nvram.exists(name) else None)
+        if old is not None and old.info.issuer_der == issuer.subject.der():
+            min_number = old.info.crl_number_int
+    except PKIError:
+        pass
     for src in sources:
         where = "SCEP GetCRL at %s" % tp.enrollment_url if src == "scep" else src
         _debug("Getting CRL of %s from %s" % (issuer.subject, where))
@@ -131,7 +140,8 @@ def fetch(router, tp, issuer, cert, now):
             _stage(router, src, tp, issuer, cert)
             f, length = router.nvram.open(STAGING)
             try:
-                crl.ingest(router.nvram, name, f, length, issuer, now=now, source=where)
+                crl.ingest(router.nvram, name, f, length, issuer, now=now, source=where,
+                           min_number=min_number)
             finally:
                 f.close()
         except PKIError as e:

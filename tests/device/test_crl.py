@@ -94,6 +94,30 @@ def test_refusals_leave_stored_index_untouched():
     assert [x for x in os.listdir(n.root) if x.endswith(".tmp")] == []
 
 
+def test_older_crl_number_refused_as_replay():
+    n = nv()
+    info = ingest(n, "crl_int2.der", cert("int2"))
+    before = n.read("crl/int2", 1 << 20)
+    older = devtest.raises(crl.CRLError, crl.ingest, n, "crl/int2",
+                           open(devtest.DATA + "/crl_int2_older.der", "rb"),
+                           len(devtest.read_data("crl_int2_older.der")), cert("int2"), NOW,
+                           "", 4, 2, None, info.crl_number_int)
+    assert older.code == "crl-replayed", older.code
+    assert str(older) == "CRL number 3 is older than the stored CRL's 7 (a replayed CRL?)"
+    e = devtest.raises(crl.CRLError, crl.ingest, n, "crl/int2",
+                       open(devtest.DATA + "/crl_int2_v1.der", "rb"),
+                       len(devtest.read_data("crl_int2_v1.der")), cert("int2"), NOW,
+                       "", 4, 2, None, 7)
+    assert "CRL number (none)" in str(e)
+    assert n.read("crl/int2", 1 << 20) == before
+    # the same number again (a refetch) and without a stored one: accepted
+    f = open(devtest.DATA + "/crl_int2.der", "rb")
+    crl.ingest(n, "crl/int2", f, len(devtest.read_data("crl_int2.der")), cert("int2"), NOW,
+               min_number=7)
+    f.close()
+    assert ingest(n, "crl_int2_older.der", cert("int2")).crl_number_int == 3
+
+
 def test_malformed_crl_is_a_clear_error():
     n = nv()
     good = devtest.read_data("crl_int2.der")
