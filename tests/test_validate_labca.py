@@ -6,6 +6,7 @@ CRL comes from the certificate's HTTP CRL distribution point when it answers,
 else by SCEP GetCRL (the fetch order IOS follows); openssl verify
 -crl_check_all on the same certificates with the lab CA's CRL agrees."""
 
+import re
 import subprocess
 
 import pytest
@@ -58,7 +59,7 @@ def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
                               "crypto ca authenticate lab", "yes", "crypto ca enroll lab",
                               "debug crypto pki transactions",
                               "crypto ca verify lab good.pem", "crypto ca verify lab revoked.pem",
-                              "show crypto ca crls"])
+                              "show crypto ca crls", "show crypto ca timers"])
         log = list(server.log)
         crl_der = server.ca.crl_der("ca")
         root = server.ca.ca_cert
@@ -80,6 +81,11 @@ def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
         assert "CRL received from SCEP GetCRL at %s" % server.url in good_out
         assert any("GetCRL" in line for line in log)
         assert "      SCEP GetCRL at " + server.url in bad_out
+    timers = out[out.index("#show crypto ca timers"):]
+    assert "PKI Timers" in timers
+    # the board's own certificate (365 days) and the lab CA's CRL (24 hours)
+    assert re.search(r"\|  \s*36[45]d\d\dh EXPIRE lab\n", timers), timers
+    assert re.search(r"\|  \s*2[34]:\d\d:\d\d CRL ", timers), timers
     # fetched once, reused for the second peer
     assert out.count("CRL received from") == 1
     assert _openssl(tmp_path, good, root, crl_der)

@@ -317,6 +317,8 @@ def _show_timers(s, args):
             continue
         if idx.info.next_update is not None:
             timers.append((idx.info.next_update - now, "CRL " + (idx.info.source or name)))
+    for tp in trustpoint.all():
+        timers.extend(_cert_timers(tp, now))
     timers.sort()
     for left, what in timers:
         lines.append("|  %s %s" % (_left(left), what))
@@ -326,6 +328,26 @@ def _show_timers(s, args):
 
 
 command(EXEC, "show crypto pki timers")(_show_timers)
+
+
+def _cert_timers(tp, now):
+    """RENEW (auto-enroll at its percentage of the lifetime) and certificate
+    expiry timers of a trustpoint's own certificates."""
+    out = []
+    for kind in ("cert", "cert-sign", "cert-encrypt"):
+        try:
+            c = tp.certificate(kind)
+            if c is None:
+                continue
+            nb, na = c.not_before, c.not_after
+        except PKIError:
+            continue
+        label = tp.name if kind == "cert" else "%s (%s)" % (tp.name, kind[5:])
+        if tp.auto_enroll:
+            percent = tp.auto_enroll[0] or 80
+            out.append((nb + (na - nb) * percent // 100 - now, "RENEW " + label))
+        out.append((na - now, "EXPIRE " + label))
+    return out
 
 
 def _left(sec):
