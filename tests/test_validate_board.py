@@ -3,7 +3,8 @@
 trustpoint for the val-int2 CA (fixtures of tests/gen_crl_fixtures.py), its
 CRL fetched over HTTP (python -m http.server) or LDAP (a real slapd), cached
 in NVRAM and shown by `show crypto ca crls`, the revocation modes, identities
-and certificate maps, and the untrusted clock; chains read from flash with
+and certificate maps, the untrusted clock, and time from the lab NTP server
+(upki-host timeserver) deciding expiry; chains read from flash with
 `crypto ca verify`."""
 
 import socket
@@ -254,3 +255,31 @@ def test_untrusted_clock_refuses(tmp_path):
                                                               "crypto ca verify lab nofile.pem"])
     assert "not valid: clock-not-authoritative" in out
     assert "%Error opening flash:nofile.pem (No such file)" in out
+
+
+@pytest.mark.parametrize("when,good,revoked", [
+    # the fixtures' present: the CRL is current
+    (1780272000, "Certificate chain is valid", "not valid: revoked"),
+    # a forged or wrong NTP server sends the board to 2030: the leaf has expired
+    (1905000000, "not valid: expired", "not valid: expired"),
+    # ... to mid-July 2026: the leaf is valid, but the only CRL the CDP serves is
+    # past its nextUpdate (Jul 1): fail closed
+    (1784000000, "not valid: crl-unavailable", "not valid: crl-unavailable"),
+])
+def test_time_from_the_lab_ntp_server_decides(tmp_path, cdp, when, good, revoked):
+    from host_tools.upki_host.timeserver import TimeServer
+
+    url = cdp[0]
+    ts = TimeServer(offset=when - time.time()).start()
+    try:
+        img = _image(tmp_path)
+        out = run(img, _trustpoint([" crl query %s/int2.crl" % url]) + [
+            "configure terminal", "ntp server 127.0.0.1 port %d" % ts.port, "end",
+            "write memory", "reload", "", "show clock detail",
+            "crypto ca verify lab good.pem", "crypto ca verify lab revoked.pem"])
+    finally:
+        ts.stop()
+    boot = out.split("reloading")[-1]
+    assert "%%NTP-5-SYNC: clock synchronized to 127.0.0.1:%d" % ts.port in boot, boot
+    assert good in _after(boot, "crypto ca verify lab good.pem")
+    assert revoked in _after(boot, "crypto ca verify lab revoked.pem")
