@@ -283,3 +283,49 @@ def test_time_from_the_lab_ntp_server_decides(tmp_path, cdp, when, good, revoked
     assert "%%NTP-5-SYNC: clock synchronized to 127.0.0.1:%d" % ts.port in boot, boot
     assert good in _after(boot, "crypto ca verify lab good.pem")
     assert revoked in _after(boot, "crypto ca verify lab revoked.pem")
+
+
+def _leaf_with_cdps(urls, serial=0x1D0C):
+    """A peer certificate issued by val-int2 now, with CRL distribution points
+    in the order given (made at test time: the URLs carry this run's ports)."""
+    import datetime
+
+    import gen_crl_fixtures as gen
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    int2 = x509.load_der_x509_certificate(_der("val_int2.der"))
+    k_int2 = gen.load_key("x509_key_1024.der")
+    k_leaf = gen.load_key("x509_key_3072.der")
+    cdp = x509.CRLDistributionPoints([
+        x509.DistributionPoint([x509.UniformResourceIdentifier(u)], None, None, None)
+        for u in urls
+    ])
+    utc = datetime.timezone.utc
+    cert = gen._cert(gen._name("cdp.lab.test"), k_leaf, int2, k_int2, serial,
+                     datetime.datetime(2025, 1, 1, tzinfo=utc),
+                     datetime.datetime(2030, 1, 1, tzinfo=utc), False, extra=((cdp, False),))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_fetch_order_http_then_ldap(tmp_path, cdp):
+    dead_http = "http://127.0.0.1:%d/int2.crl" % _free_port()
+    with Slapd(tmp_path / "ldap", {"cn=val-int2": {"crl": _der("crl_int2.der")}}) as s:
+        ldap_url = s.url("cn=val-int2")
+        # LDAP listed first in the certificate: HTTP is still tried first
+        pem = _leaf_with_cdps([ldap_url, dead_http])
+        path = _image(tmp_path)
+        img = Image.load(path)
+        img.put_file("cdp.pem", pem)
+        img.save(path)
+        out = run(path, [CLOCK] + _trustpoint([" crl query %s/int2-badsig.crl" % cdp[0]]) + [
+            "debug crypto pki transactions", "crypto ca verify lab cdp.pem"])
+    got = [line.split(" from ", 1)[1] for line in out.splitlines()
+           if "CRYPTO_PKI: Getting CRL of" in line]
+    # HTTP (the certificate's CDP, then the crl query URL), then LDAP
+    assert got == [dead_http, cdp[0] + "/int2-badsig.crl", ldap_url], out
+    assert "CRL from %s refused: HTTP 127.0.0.1:" % dead_http in out
+    assert "int2-badsig.crl refused: CRL signature check failed" in out
+    assert "CRL received from %s: 2 entries" % ldap_url in out
+    # the peer carries the revoked serial 1D0C: caught with the LDAP CRL
+    assert "% Certificate chain is not valid: revoked" in out

@@ -6,9 +6,10 @@
 #
 # CRLs are kept in NVRAM as indexes (upki.crl), one record per issuing CA
 # (crl/<16 hex of SHA-1 of the CA's subject>), and used until their
-# nextUpdate.  A missing or stale CRL is fetched, in IOS's order: the
-# certificate's CRL distribution points over HTTP, then over LDAP, then the
-# trustpoint's `crl query` URL, then SCEP GetCRL from the enrollment URL.
+# nextUpdate.  A missing or stale CRL is fetched, HTTP first, then LDAP, then
+# SCEP (the guide's order): the certificate's http:// CRL distribution points
+# and an http:// `crl query`, then the ldap:// ones, then SCEP GetCRL from the
+# enrollment URL.
 # Each fetch streams into a staging record, which upki.crl checks and indexes.
 #
 # Commands: crypto ca crl request NAME | crypto ca verify NAME FILE |
@@ -70,8 +71,8 @@ def cached(router, issuer, now):
 
 
 def crl_urls(tp, cert):
-    """Where to look for the CRL covering cert: its CDP HTTP URLs, its CDP LDAP
-    URLs, then the trustpoint's `crl query`."""
+    """Where to look for the CRL covering cert: HTTP URLs (its CDPs, then the
+    trustpoint's `crl query`), then LDAP URLs in the same order."""
     cdp = []
     if cert is not None:
         try:
