@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 TITLE = "rsa"
-SEEDS = 15  # key generations for the median (at least 7)
+SEEDS = 11  # key generations for the median (at least 7)
+
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 # Deterministic randbytes (SHA-256 in counter mode), the same on both sides,
@@ -109,9 +110,12 @@ out["verify_ms"] = median(t)
 print(json.dumps(out))
 """
 
+# The heap bisections generate the same key each time, from seed b"heap23",
+# which finds both primes within 9 candidates so each try is quick (the
+# memory a candidate needs does not depend on how many came before it).
 HEAP_KEYGEN_SIGN = SEEDED + """
 from upki import rsa
-key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+key = rsa.generate(2048, randbytes=Seeded(b"heap23"))
 sig = key.sign(b"message", "sha256")
 assert key.public_key().verify(b"message", sig, "sha256")
 print("OK")
@@ -121,7 +125,7 @@ print("OK")
 # and read back, as `crypto key generate` does before saving it to NVRAM.
 HEAP_KEYGEN_SIGN_STORE = SEEDED + """
 from upki import der, rsa
-key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+key = rsa.generate(2048, randbytes=Seeded(b"heap23"))
 sig = key.sign(b"message", "sha256")
 blob = key.to_pkcs8_der()
 key = None
@@ -135,7 +139,7 @@ print("OK")
 # `crypto key generate`).  Skipped while there is no upki.csr.
 HEAP_KEYGEN_CSR = SEEDED + """
 from upki import rsa
-key = rsa.generate(2048, randbytes=Seeded(b"heap"))
+key = rsa.generate(2048, randbytes=Seeded(b"heap23"))
 from upki import csr
 req = csr.ios_request(key, "r1.lab.example.com", subject_name="OU=lab, O=cisco, C=US",
                       serial_number="FTX1234ABCD", ip_address="10.1.1.1",
@@ -220,16 +224,16 @@ def run(ctx):
     ctx.report("RSA-2048 verify, SHA-256, 1000-byte message", out["verify_ms"], "ms/op")
     ctx.report("expected RSA-2048 keygen on an ESP32 (~40x)", keygen * 40 / 1000, "s", "estimate")
 
-    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN, 16, 128)
+    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN, 24, 96)
     ctx.report(
-        "smallest heap: keygen 2048 + sign (.mpy)", kb if kb else ">128", "KB", "target <= 64"
+        "smallest heap: keygen 2048 + sign (.mpy)", kb if kb else ">96", "KB", "target <= 64"
     )
-    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN_STORE, 16, 128)
+    kb = ctx.smallest_heap(HEAP_KEYGEN_SIGN_STORE, 24, 96)
     ctx.report(
-        "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">128", "KB", "target <= 64"
+        "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">96", "KB", "target <= 64"
     )
     if (Path(__file__).resolve().parent.parent / "firmware" / "upki" / "csr.py").exists():
-        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 16, 160)
+        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 32, 160)
         ctx.report(
             "smallest heap: keygen 2048, then IOS CSR (.mpy)", kb if kb else ">160", "KB",
             "target <= 64",
