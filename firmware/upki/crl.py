@@ -557,7 +557,7 @@ class _PageWriter:
 # ---------------------------------------------------------------- ingest
 
 
-def ingest(nvram, name, f, length, issuer, now=None, source="", run_records=64,
+def ingest(nvram, name, f, length, issuer, now=None, source="", run_records=32,
            fan_in=8, scratch=None, min_number=None):
     """Read a DER CRL of length bytes from file f, check it and store its
     index as NVRAM record name.  issuer: the CA certificate (upki.x509) or a
@@ -720,30 +720,39 @@ def _build(nvram, name, run_path, run_size, total, info, fan_in, base):
             page_no += pw.pages
             count_keys = pw.pages
             keys_path, other_keys = other_keys, keys_path
-        w.write(_meta(info, starts, levels))
+        # the meta page reuses the leaf writer's page buffer: at this point a
+        # fresh 512-byte allocation may not fit between the merge's leftovers
+        w.write(_meta(info, starts, levels, leaves.page))
     except BaseException:
         w.abort()
         raise
     w.close()
 
 
-def _meta(info, starts, levels):
+def _meta(info, starts, levels, page):
+    """The meta page, written into page (a 512-byte bytearray)."""
+    for i in range(_PAGE):
+        page[i] = 0xFF
     nlev = len(levels)
-    parts = [_MAGIC, struct.pack(">IqqB", info.count, info.this_update,
-                                 -1 if info.next_update is None else info.next_update, nlev)]
+    page[0:5] = _MAGIC
+    struct.pack_into(">IqqB", page, 5, info.count, info.this_update,
+                     -1 if info.next_update is None else info.next_update, nlev)
+    p = 26
     for i in range(nlev):
-        parts.append(struct.pack(">II", starts[i], levels[i]))
+        struct.pack_into(">II", page, p, starts[i], levels[i])
+        p += 8
     flags = (1 if info.is_delta else 0) | (2 if info.idp else 0)
-    parts.append(struct.pack(">Bq", flags, info.fetched))
+    struct.pack_into(">Bq", page, p, flags, info.fetched)
+    p += 9
     for blob in (info.issuer_der, info.crl_number or b"", info.authority_key_id or b"",
                  info.source.encode()):
-        parts.append(struct.pack(">H", len(blob)))
-        parts.append(blob)
-    meta = b"".join(parts)
-    if len(meta) > _PAGE:
-        # keep the page fixed-size: a huge issuer name or source URL is cut from the record
-        raise CRLError("CRL issuer name and source too long to index (%d bytes)" % len(meta))
-    return meta + b"\xff" * (_PAGE - len(meta))
+        if p + 2 + len(blob) > _PAGE:
+            raise CRLError("CRL issuer name and source too long to index (%d bytes)" % (
+                p + 2 + len(blob)))
+        struct.pack_into(">H", page, p, len(blob))
+        page[p + 2 : p + 2 + len(blob)] = blob
+        p += 2 + len(blob)
+    return page
 
 
 # ---------------------------------------------------------------- lookups
@@ -763,6 +772,7 @@ class Index:
             raise NVRAMError(name, "not a CRL index (%d bytes)" % size)
         self.pages_total = size // _PAGE
         self.blocks_read = 0
+        self._buf = bytearray(_PAGE)  # every page read lands here: lookups allocate little
         page = self._page(self.pages_total - 1)
         if page[:5] != _MAGIC:
             from upki.errors import NVRAMError
@@ -796,13 +806,14 @@ class Index:
         self.blocks_read = 0
 
     def _page(self, n):
+        page = self._buf
         f = open(self.path, "rb")
         try:
             f.seek(n * _PAGE)
-            page = f.read(_PAGE)
+            got = f.readinto(page)
         finally:
             f.close()
-        if len(page) != _PAGE:
+        if got != _PAGE:
             from upki.errors import NVRAMError
 
             raise NVRAMError(self.name, "short read")
