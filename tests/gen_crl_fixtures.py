@@ -19,8 +19,9 @@ CRLs (thisUpdate 2026-05-01, nextUpdate 2026-07-01 unless named otherwise):
     crl_root.der (empty, v2), crl_int1.der, crl_int2.der (revokes val_leaf_revoked,
     keyCompromise), crl_int2_expired.der (nextUpdate 2026-05-15), crl_int2_badsig.der,
     crl_int2_v1.der (version 1, no extensions), crl_int2_older.der (cRLNumber 3 < 7,
-    without the keyCompromise entry: what a replayed older CRL looks like), crl_int2_critical.der (an unknown
-    critical extension), crl_root_revokes_int1.der (revokes val_int1, cACompromise).
+    without the keyCompromise entry: what a replayed older CRL looks like),
+    crl_int2_critical.der (an unknown critical extension),
+    crl_root_revokes_int1.der (revokes val_int1, cACompromise).
 """
 
 import datetime

@@ -155,7 +155,8 @@ def test_cap_names_the_cap(http_server):
 
 def test_connection_refused_names_host_and_port():
     port = _free_port()
-    assert _expect_error(port) == "ERR HTTP 127.0.0.1:%d: connect failed (connection refused)" % port
+    expected = "ERR HTTP 127.0.0.1:%d: connect failed (connection refused)" % port
+    assert _expect_error(port) == expected
 
 
 def _chunked(body, size=7):
@@ -263,7 +264,7 @@ def test_garbage_status_line(line):
 
 def test_header_block_bounded():
     srv = _serve(lambda c, s: c.sendall(
-        b"HTTP/1.1 200 OK\r\n" + b"X-Junk: " + b"a" * 100 + b"\r\n" * 1 + (b"X-More: b\r\n" * 500)))
+        b"HTTP/1.1 200 OK\r\n" + b"X-Junk: " + b"a" * 100 + b"\r\n" + b"X-More: b\r\n" * 500))
     try:
         out = _expect_error(srv.port)
     finally:

@@ -159,7 +159,8 @@ def test_not_ldap_servers_bounded(reply, expect):
 def test_urls_and_encoding():
     out = run_code(
         "from upki import ldap\n"
-        "print(ldap.parse_url('ldap://127.0.0.1:11389/cn=Lab%20CA,dc=lab,dc=test?cACertificate;binary'))\n"
+        "print(ldap.parse_url('ldap://127.0.0.1:11389/cn=Lab%20CA,dc=lab,dc=test?'\n"
+        "                     'cACertificate;binary'))\n"
         "print(ldap.parse_url('ldap://h/cn=x'))\n"
         "for u in ('http://h/x', 'ldap:///cn=x', 'ldap://h:0/x', 'ldap://h/cn=x?a?sub'):\n"
         "    try:\n        ldap.parse_url(u)\n    except ldap.LDAPError as e:\n        print(e)\n"

@@ -147,8 +147,8 @@ def _openssl(tmp, chain, anchors, inter, crlmap, mode):
     objs = {n: cx.load_der_x509_certificate(certs[n]) for n in chain}
     leaf = next(
         n for n in chain
-        if not any(o != n and objs[o].issuer == objs[n].subject and objs[o].issuer != objs[o].subject
-                   for o in chain)
+        if not any(o != n and objs[o].issuer == objs[n].subject
+                   and objs[o].issuer != objs[o].subject for o in chain)
     )
     ca = _pem(tmp, "ca.pem", [certs[n] for n in anchors])
     unt = _pem(tmp, "unt.pem", [certs[n] for n in chain + inter if n != leaf] or [certs[leaf]])

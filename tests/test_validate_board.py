@@ -118,8 +118,8 @@ def test_http_crl_good_revoked_and_show(tmp_path, cdp):
     ])
     good = _after(out, "crypto ca verify lab good.pem")
     assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good
-    assert "CRYPTO_PKI: Getting CRL of CN = val-int2, O = upki lab, C = US from %s/int2.crl" % cdp \
-        in out
+    getting = "CRYPTO_PKI: Getting CRL of CN = val-int2, O = upki lab, C = US from %s/int2.crl"
+    assert getting % cdp in out
     assert "CRYPTO_PKI: CRL received from %s/int2.crl: 2 entries" % cdp in out
     revoked = _after(out, "crypto ca verify lab revoked.pem")
     assert "% Certificate chain is not valid: revoked" in revoked

@@ -177,7 +177,8 @@ class _Source:
         """Consume the header of a constructed element; return its absolute content end."""
         t, hl, n = self.header(what)
         if t != tag:
-            raise DERError("expected %s at offset %d, found %s" % (what, self.pos, der.tag_name(t)))
+            raise DERError("expected %s at offset %d, found %s" % (
+                what, self.pos, der.tag_name(t)))
         self.need(hl, what)
         self.consume(hl)
         end = self.pos + n

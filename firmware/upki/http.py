@@ -142,9 +142,9 @@ class _Conn:
         try:
             ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         except OSError as e:
-            raise self.error(self.proto + " %s: cannot resolve host (%s)" % (self.where, _errno(e)))
+            raise self._err("cannot resolve host (%s)" % _errno(e))
         if not ai:
-            raise self.error(self.proto + " %s: cannot resolve host" % self.where)
+            raise self._err("cannot resolve host")
         af, addr = ai[0][0], ai[0][-1]
         s = socket.socket(af, socket.SOCK_STREAM)
         self.sock = s
@@ -153,7 +153,10 @@ class _Conn:
             s.connect(addr)
         except OSError as e:
             self.close()
-            raise self.error(self.proto + " %s: connect failed (%s)" % (self.where, _errno(e)))
+            raise self._err("connect failed (%s)" % _errno(e))
+
+    def _err(self, text):
+        return self.error("%s %s: %s" % (self.proto, self.where, text))
 
     def close(self):
         if self.sock is not None:
@@ -172,25 +175,23 @@ class _Conn:
                     raise OSError(32)
                 mv = mv[n:]
         except OSError as e:
-            raise self.error(self.proto + " %s: send failed (%s)" % (self.where, _errno(e)))
+            raise self._err("send failed (%s)" % _errno(e))
 
     def _fill(self):
         """Refill the buffer when it is empty; return False at end of stream."""
         left = time.ticks_diff(self.deadline, time.ticks_ms())
         if left <= 0:
-            raise self.error(self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout))
+            raise self._err("no complete answer within %s s" % self.timeout)
         try:
             self.sock.settimeout(left / 1000)
             # recv, not readinto: a stream readinto waits for a full buffer
             data = self.sock.recv(_CHUNK)
         except OSError as e:
             if _timed_out(e):
-                raise self.error(
-                    self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout)
-                )
-            raise self.error(self.proto + " %s: receive failed (%s)" % (self.where, _errno(e)))
+                raise self._err("no complete answer within %s s" % self.timeout)
+            raise self._err("receive failed (%s)" % _errno(e))
         if data is None:  # non-blocking read with nothing there (MicroPython)
-            raise self.error(self.proto + " %s: no complete answer within %s s" % (self.where, self.timeout))
+            raise self._err("no complete answer within %s s" % self.timeout)
         n = len(data)
         self.buf = data
         self.mv = memoryview(data)
@@ -204,12 +205,12 @@ class _Conn:
         total = 0
         while True:
             if self.start == self.end and not self._fill():
-                raise self.error(self.proto + " %s: connection closed inside the %s" % (self.where, what))
+                raise self._err("connection closed inside the %s" % what)
             i = self.buf.find(b"\n", self.start, self.end)
             stop = self.end if i < 0 else i + 1
             total += stop - self.start
             if total > limit:
-                raise self.error(self.proto + " %s: %s longer than %d bytes" % (self.where, what, limit))
+                raise self._err("%s longer than %d bytes" % (what, limit))
             parts.append(bytes(self.mv[self.start : stop]))
             self.start = stop
             if i >= 0:
@@ -297,7 +298,7 @@ def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, l
             line = c.readline(max_header, "header block")
             used += len(line) + 2
             if used > max_header:
-                raise HTTPError("HTTP %s: header block longer than %d bytes" % (c.where, max_header))
+                raise c._err("header block longer than %d bytes" % max_header)
             if not line:
                 break
             k, sep, v = line.partition(b":")
@@ -398,7 +399,7 @@ def _read_body(c, length, max_size, sink):
         mv = c.read_some(want)
         if not len(mv):
             if length is not None:
-                raise HTTPError("HTTP %s: body truncated at %d of %d bytes" % (c.where, got, length))
+                raise c._err("body truncated at %d of %d bytes" % (got, length))
             break
         got += len(mv)
         if got > max_size:

@@ -20,7 +20,8 @@ def test_dn_lines():
     identity.clear()
     i = identity.identity("vpn", create=True)
     i.add_dn("OU = VPN, O=upki   lab")
-    assert identity.match(cert("leaf"), "vpn") == (True, "identity vpn (dn OU = VPN, O=upki   lab)")
+    got = identity.match(cert("leaf"), "vpn")
+    assert got == (True, "identity vpn (dn OU = VPN, O=upki   lab)"), got
     ok, why = identity.match(cert("leaf2"), "vpn")
     assert not ok and "matches no line of crypto identity vpn" in why
     i.add_dn("cn=r2.lab.test")  # a second line: either matches

@@ -73,7 +73,8 @@ def test_every_certificate_checked_against_its_issuer():
         return idx
 
     assert verify(provider, "crl").ok
-    assert seen == [("val-int2", "r1.lab.test"), ("val-int1", "val-int2"), ("val-root", "val-int1")]
+    assert seen == [("val-int2", "r1.lab.test"), ("val-int1", "val-int2"),
+                    ("val-root", "val-int1")]
     int2 = cert("int2")
     idx.revoked = (bytes(int2.der[int2._serial[0] : int2._serial[1]]),)
     r = verify(provider, "crl")
