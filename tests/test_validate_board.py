@@ -52,6 +52,12 @@ def cdp(tmp_path_factory):
     d = tmp_path_factory.mktemp("cdp")
     (d / "int2.crl").write_bytes(_der("crl_int2.der"))
     (d / "int2-badsig.crl").write_bytes(_der("crl_int2_badsig.der"))
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    pem = x509.load_der_x509_crl(_der("crl_int2.der")).public_bytes(serialization.Encoding.PEM)
+    (d / "int2.pem").write_bytes(b"junk before the block\n" + pem)
+    (d / "int2-broken.pem").write_bytes(pem[:300])
     port = _free_port()
     p = subprocess.Popen(
         [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(d),
@@ -329,3 +335,19 @@ def test_fetch_order_http_then_ldap(tmp_path, cdp):
     assert "CRL received from %s: 2 entries" % ldap_url in out
     # the peer carries the revoked serial 1D0C: caught with the LDAP CRL
     assert "% Certificate chain is not valid: revoked" in out
+
+
+def test_pem_crl_from_the_cdp(tmp_path, cdp):
+    url = cdp[0]
+    img = _image(tmp_path)
+    out = run(img, [CLOCK] + _trustpoint([" crl query %s/int2-broken.pem" % url]) + [
+        "debug crypto pki transactions", "crypto ca verify lab good.pem"])
+    assert "int2-broken.pem refused: PEM CRL without a complete X509 CRL block" in out
+    out = run(img, [CLOCK, "configure terminal", "crypto ca trustpoint lab",
+                    " crl query %s/int2.pem" % url, " end",
+                    "crypto ca verify lab good.pem", "crypto ca verify lab revoked.pem",
+                    "show crypto ca crls"])
+    assert "Certificate chain is valid" in _after(out, "crypto ca verify lab good.pem")
+    assert "not valid: revoked" in _after(out, "crypto ca verify lab revoked.pem")
+    assert "      %s/int2.pem" % url in out
+    assert "crl/fetch" not in out

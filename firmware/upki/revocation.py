@@ -21,6 +21,7 @@ from upki.errors import ClockError, ConfigError, PKIError
 
 MAX_CRL = 8 << 20  # bytes: a fetched CRL larger than this is refused
 STAGING = "crl/fetch"
+STAGING_PEM = "crl/fetch-der"
 TIMEOUT = 10
 
 _indexes = {}  # record name -> crl.Index (verified once when opened)
@@ -33,7 +34,7 @@ def _attach(router):
     identity.clear()
 
 
-config.attach_hooks.append(_attach)
+config.on_attach(_attach)
 
 
 def _debug(text):
@@ -112,6 +113,71 @@ def _stage(router, source, tp, issuer, cert):
     w.close()
 
 
+def _pem_to_der(nv):
+    """A CDP that serves PEM (`-----BEGIN X509 CRL-----`): decode the staged
+    record into DER in bounded memory (1 KB reads, base64 in 4-character
+    groups) and stage that instead."""
+    from binascii import a2b_base64
+
+    nv.delete(STAGING_PEM)
+    f, length = nv.open(STAGING)
+    der_w = nv.writer(STAGING_PEM)
+    try:
+        state = 0  # 0: before BEGIN, 1: inside, 2: after END
+        carry = b""  # base64 characters not yet in a group of 4
+        pending = b""  # a line not yet ended
+        left = length
+        while state < 2 and (left or pending):
+            chunk = f.read(min(1024, left)) if left else b""
+            left -= len(chunk)
+            pending += chunk
+            if len(pending) > 4096:
+                raise PKIError("PEM CRL with a line longer than 4096 characters")
+            lines = pending.split(b"\n")
+            pending = lines.pop() if left else b""
+            for text in lines:
+                text = text.strip()
+                if state == 0:
+                    if text == b"-----BEGIN X509 CRL-----":
+                        state = 1
+                elif text.startswith(b"-----END"):
+                    state = 2
+                    break
+                elif text:
+                    data = carry + text
+                    cut = len(data) - len(data) % 4
+                    carry = data[cut:]
+                    try:
+                        der_w.write(a2b_base64(data[:cut]))
+                    except ValueError:
+                        raise PKIError("bad base64 in PEM CRL")
+        if state != 2 or carry:
+            raise PKIError("PEM CRL without a complete X509 CRL block")
+    except BaseException:
+        der_w.abort()
+        f.close()
+        raise
+    f.close()
+    der_w.close()
+    # the DER becomes the staged record
+    w = nv.writer(STAGING)
+    try:
+        g, n = nv.open(STAGING_PEM)
+        try:
+            while n:
+                chunk = g.read(min(1024, n))
+                if not chunk:
+                    raise PKIError("short read of the decoded PEM CRL")
+                n -= len(chunk)
+                w.write(chunk)
+        finally:
+            g.close()
+    except BaseException:
+        w.abort()
+        raise
+    w.close()
+
+
 def fetch(router, tp, issuer, cert, now):
     """Fetch, check and store the CRL of issuer; return its crl.Index.
     Raises PKIError naming every source tried when none gave a valid CRL."""
@@ -140,6 +206,12 @@ def fetch(router, tp, issuer, cert, now):
         try:
             _stage(router, src, tp, issuer, cert)
             f, length = router.nvram.open(STAGING)
+            if length and f.read(1) != b"\x30":  # not DER: perhaps PEM
+                f.close()
+                _pem_to_der(router.nvram)
+                f, length = router.nvram.open(STAGING)
+            else:
+                f.seek(0)
             try:
                 crl.ingest(router.nvram, name, f, length, issuer, now=now, source=where,
                            min_number=min_number)
@@ -154,6 +226,7 @@ def fetch(router, tp, issuer, cert, now):
             continue
         finally:
             router.nvram.delete(STAGING)
+            router.nvram.delete(STAGING_PEM)
         _indexes.pop(name, None)
         idx = crl.Index(router.nvram, name)
         _indexes[name] = idx
@@ -274,7 +347,7 @@ def _show_crls(s, args):
 
     out = []
     for name in s.router.nvram.names("crl"):
-        if name == STAGING:
+        if name in (STAGING, STAGING_PEM):
             continue
         idx = _indexes.get(name)
         try:
@@ -310,7 +383,7 @@ def _show_timers(s, args):
     lines = ["PKI Timers"]
     timers = []
     for name in s.router.nvram.names("crl"):
-        if name == STAGING:
+        if name in (STAGING, STAGING_PEM):
             continue
         try:
             idx = _indexes.get(name) or crl.Index(s.router.nvram, name)
@@ -515,7 +588,7 @@ _map_rule("subject-name")
 _map_rule("issuer-name")
 
 
-@config.section
+@config.section_at(config.ORDER_IDENTITIES)
 def _render(router, lines):
     out = identity.all_lines()
     if out:
