@@ -200,3 +200,47 @@ def test_clock_not_authoritative_and_garbage():
         "print(validate.verify_chain([], [b'x'], 5).reason)\n"
     )
     assert out.split() == ["malformed", "clock-not-authoritative", "False", "no-chain"]
+
+
+HEAP_CASE = """
+import gc, os
+from upki import validate, x509, crl
+from upki.nvram import NVRAM
+assert validate.__file__.endswith('.mpy')
+D = %(data)r
+def cert(n):
+    f = open(D + '/val_' + n + '.der', 'rb'); c = f.read(); f.close(); return c
+nv = NVRAM(%(nv)r)
+idx = {}
+FX = {'val-root': 'crl_root.der', 'val-int1': 'crl_int1.der', 'val-int2': 'crl_int2.der'}
+def provider(issuer, c, fetch):
+    cn = issuer.subject.get('CN')[0]
+    if cn not in idx:
+        f = open(D + '/' + FX[cn], 'rb')
+        crl.ingest(nv, 'crl/' + cn, f, os.stat(D + '/' + FX[cn])[6], issuer, now=%(now)d)
+        f.close()
+        idx[cn] = crl.Index(nv, 'crl/' + cn)
+    return idx[cn]
+gc.collect()
+r = validate.verify_chain([cert('leaf_revoked'), cert('int2'), cert('int1')], [cert('root')],
+                          %(now)d, crl_provider=provider)
+print(r.reason)
+"""
+
+
+def test_depth4_with_crl_ingest_in_128k_heap_as_mpy(tmp_path):
+    from host_tools.upki_host.mpybuild import build
+    from mpy import run_micropython
+
+    build(tmp_path / "mpy", keep_going=True)
+    (tmp_path / "nv").mkdir()
+    code = HEAP_CASE % {"data": str(DATA), "nv": str(tmp_path / "nv"), "now": NOW}
+    (tmp_path / "mpy" / "heapcase.py").write_text(code)
+    from host_tools.upki_host.mpybuild import mpy_cross
+
+    subprocess.run([mpy_cross(), "-o", str(tmp_path / "mpy" / "heapcase.mpy"),
+                    str(tmp_path / "mpy" / "heapcase.py")], check=True)
+    (tmp_path / "mpy" / "heapcase.py").unlink()
+    r = run_micropython(["-c", "import heapcase"], heap="128k", timeout=120,
+                        env={"MICROPYPATH": "%s:.frozen" % (tmp_path / "mpy")})
+    assert r.returncode == 0 and r.stdout.strip() == "revoked", r.stdout + r.stderr
