@@ -243,6 +243,7 @@ def test_identities_and_certificate_maps(tmp_path):
         "crypto ca verify lab good.pem issuers",
         "crypto ca verify lab good.pem nosuch",
         "show running-config",
+        "write memory",
     ])
     assert "Identity: matched identity vpn (dn ou=vpn,o=upki lab)" in out
     other = _after(out, "crypto ca verify lab good.pem other")
@@ -253,6 +254,11 @@ def test_identities_and_certificate_maps(tmp_path):
     assert "no crypto identity or certificate map named nosuch" in out
     assert "crypto identity vpn\n dn ou=vpn,o=upki lab\n!" in out
     assert "crypto pki certificate map issuers 10\n issuer-name eq cn = val-int2" in out
+    # saved, replayed at boot
+    out = run(img, [CLOCK, "crypto ca verify lab good.pem issuers",
+                    "crypto ca verify lab good.pem other"])
+    assert "Identity: matched certificate map issuers 10" in out
+    assert "not valid: identity-mismatch" in out
 
 
 def test_untrusted_clock_refuses(tmp_path):
