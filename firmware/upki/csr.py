@@ -7,7 +7,7 @@
 # can be built in a small heap right after key generation.
 from micropython import const
 
-from upki import der, oid
+from upki import derwrite as der, oid  # the writer only: no DER reader in a CSR build
 
 _IA5_STRING = const(0x16)
 _PRINTABLE_STRING = const(0x13)

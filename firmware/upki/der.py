@@ -400,134 +400,24 @@ def epoch_to_tuple(t):
 
 # ---------------------------------------------------------------- writing
 
-
-def encode_length(n):
-    if n < 0x80:
-        return bytes((n,))
-    out = []
-    while n:
-        out.append(n & 0xFF)
-        n >>= 8
-    out.append(0x80 | len(out))
-    out.reverse()
-    return bytes(out)
-
-
-def encode_tlv(tag, body):
-    """One TLV; body is bytes-like or a list of bytes-like parts, joined once
-    (MicroPython's join refuses memoryviews: those are copied first)."""
-    if isinstance(body, (list, tuple)):
-        try:
-            body = b"".join(body)
-        except TypeError:  # a memoryview among the parts
-            body = b"".join([bytes(p) for p in body])
-    elif isinstance(body, memoryview):
-        body = bytes(body)
-    return b"".join((bytes((tag,)), encode_length(len(body)), body))
-
-
-def encode_sequence(*parts):
-    return encode_tlv(SEQUENCE, parts)
-
-
-def encode_set(*parts):
-    # DER: the elements of a SET OF sorted by their encodings
-    return encode_tlv(SET, sorted(bytes(p) for p in parts))
-
-
-def _uint_to_bytes(n):
-    if n < 0:
-        raise ValueError("negative integer")
-    return n.to_bytes((len("%x" % n) + 1) // 2, "big")
-
-
-def int_to_bytes(n, length=None):
-    """Unsigned big-endian bytes of n >= 0 (minimal, or left-padded to length)."""
-    b = _uint_to_bytes(n)
-    if length is not None:
-        if len(b) > length:
-            raise ValueError("integer does not fit in %d bytes" % length)
-        b = bytes(length - len(b)) + b
-    return b
-
-
-def encode_int(n):
-    if n >= 0:
-        b = _uint_to_bytes(n)
-        if b[0] & 0x80:
-            b = b"\x00" + b
-    else:
-        # smallest L with -2**(8L-1) <= n
-        length = 1
-        while n < -(1 << (8 * length - 1)):
-            length += 1
-        b = _uint_to_bytes(n + (1 << (8 * length)))
-    return encode_tlv(INTEGER, b)
-
-
-def encode_bool(v):
-    return b"\x01\x01\xff" if v else b"\x01\x01\x00"
-
-
-def encode_null():
-    return b"\x05\x00"
-
-
-def encode_octet_string(data):
-    return encode_tlv(OCTET_STRING, data)
-
-
-def encode_bit_string(data, unused=0):
-    return encode_tlv(BIT_STRING, (bytes((unused,)), data))
-
-
-def encode_named_bits(bits):
-    """A named BIT STRING (keyUsage) from the set bit numbers; trailing zeros dropped."""
-    if not bits:
-        return b"\x03\x01\x00"
-    top = max(bits)
-    data = bytearray(top // 8 + 1)
-    for b in bits:
-        data[b // 8] |= 0x80 >> (b % 8)
-    unused = 7 - top % 8
-    return encode_bit_string(bytes(data), unused)
-
-
-def encode_oid(dotted):
-    arcs = [int(a) for a in dotted.split(".")]
-    if len(arcs) < 2 or arcs[0] > 2 or (arcs[0] < 2 and arcs[1] >= 40):
-        raise ValueError("bad OID %s" % dotted)
-    arcs = [arcs[0] * 40 + arcs[1]] + arcs[2:]
-    out = []
-    for v in arcs:
-        chunk = [v & 0x7F]
-        v >>= 7
-        while v:
-            chunk.append(0x80 | (v & 0x7F))
-            v >>= 7
-        chunk.reverse()
-        out.extend(chunk)
-    return encode_tlv(OID, bytes(out))
-
-
-def encode_string(tag, s):
-    """A character string of type tag from a str."""
-    if tag == BMP_STRING:
-        out = []
-        for ch in s:
-            c = ord(ch)
-            if c >= 0x10000:
-                c -= 0x10000
-                hi = 0xD800 + (c >> 10)
-                lo = 0xDC00 + (c & 0x3FF)
-                out.extend((hi >> 8, hi & 0xFF, lo >> 8, lo & 0xFF))
-            else:
-                out.extend((c >> 8, c & 0xFF))
-        return encode_tlv(tag, bytes(out))
-    if tag in (PRINTABLE_STRING, IA5_STRING, TELETEX_STRING, VISIBLE_STRING, NUMERIC_STRING):
-        data = bytes(ord(c) for c in s)  # ValueError past 255 on both ports
-        return encode_tlv(tag, data)
-    return encode_tlv(tag, s.encode("utf-8"))
+# The writer lives in upki.derwrite (csr and rsa load it alone); its names
+# are re-exported here for everyone else.
+from upki.derwrite import (  # noqa: E402,F401
+    encode_length,
+    encode_tlv,
+    encode_sequence,
+    encode_set,
+    int_to_bytes,
+    encode_int,
+    encode_bool,
+    encode_null,
+    encode_octet_string,
+    encode_bit_string,
+    encode_named_bits,
+    encode_oid,
+    encode_string,
+    encode_context,
+)
 
 
 def _two(v):
@@ -557,9 +447,3 @@ def encode_time(t):
     if -631152000 <= t < 2524608000:  # 1950-01-01 .. 2050-01-01
         return encode_utc_time(t)
     return encode_generalized_time(t)
-
-
-def encode_context(n, body, constructed=True):
-    """A context-specific [n] tag: constructed (EXPLICIT, or IMPLICIT of a
-    SEQUENCE/SET) or primitive (IMPLICIT of a primitive type)."""
-    return encode_tlv(_CONTEXT | (_CONSTRUCTED if constructed else 0) | n, body)

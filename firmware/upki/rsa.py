@@ -277,12 +277,14 @@ class PublicKey:
 
     def to_pkcs1_der(self):
         """RSAPublicKey ::= SEQUENCE { modulus, publicExponent }"""
-        from upki import der
+        from upki import derwrite as der
+
         return der.encode_sequence(der.encode_int(self.n), der.encode_int(self.e))
 
     def to_spki_der(self):
         """SubjectPublicKeyInfo with rsaEncryption, as certificates and CSRs carry it."""
-        from upki import der
+        from upki import derwrite as der
+
         return der.encode_sequence(_ALG_RSA, der.encode_bit_string(self.to_pkcs1_der()))
 
     def to_pem(self):
