@@ -8,6 +8,7 @@ else by SCEP GetCRL (the fetch order IOS follows); openssl verify
 
 import re
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -16,7 +17,36 @@ from cryptography.hazmat.primitives import serialization
 import labca_peer
 from conftest import require_command
 from host_tools.upki_host.nvimage import Image
-from test_enroll_labca import clock_line, fresh_image, run_board, trustpoint_lines
+from mpy import BOARD_RUN, DEVICE_TESTS, mpy_env
+
+DATA = DEVICE_TESTS.parent / "data"
+
+
+def clock_line():
+    return "clock set " + time.strftime("%H:%M:%S %d %b %Y", time.gmtime())
+
+
+def fresh_image(path):
+    """A flash image holding the board's RSA key pair (the record upki.keys writes)."""
+    image = Image()
+    head = b"upki-key usage=general exportable=0 generated=0 trusted=0\n"
+    image.write("rsa/r1.lab.test", head + (DATA / "rsa_1024_pkcs8.der").read_bytes())
+    image.save(path)
+    return path
+
+
+def trustpoint_lines(url):
+    return ["conf t", "hostname r1", "ip domain-name lab.test", "crypto ca trustpoint lab",
+            " enrollment mode ra", " enrollment url " + url, " password s3cret",
+            " serial-number none", " ip-address none", " exit", "end"]
+
+
+def run_board(image, lines, timeout=120):
+    r = subprocess.run([str(BOARD_RUN), str(image)], input="\n".join(lines) + "\n",
+                       capture_output=True, text=True, timeout=timeout, env=mpy_env())
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out and "Internal error" not in out, out[-3000:]
+    return r.stdout
 
 
 def _peers(server, cdp_url):
