@@ -357,3 +357,21 @@ def test_pem_crl_from_the_cdp(tmp_path, cdp):
     assert "not valid: revoked" in _after(out, "crypto ca verify lab revoked.pem")
     assert "      %s/int2.pem" % url in out
     assert "crl/fetch" not in out
+
+
+def test_ldap_cdp_without_a_server_uses_crl_query(tmp_path):
+    # Active Directory style: ldap:///DN?attr?base?filter; the server comes
+    # from `crl query ldap://host:port` as on IOS
+    with Slapd(tmp_path / "ldap", {"cn=val-int2": {"crl": _der("crl_int2.der")}}) as s:
+        cdp_url = ("ldap:///cn=val-int2,dc=lab,dc=test?certificateRevocationList?base?"
+                   "objectClass=cRLDistributionPoint")
+        path = _image(tmp_path)
+        img = Image.load(path)
+        img.put_file("ad.pem", _leaf_with_cdps([cdp_url]))
+        img.save(path)
+        out = run(path, [CLOCK] + _trustpoint([" crl query ldap://127.0.0.1:%d" % s.port]) + [
+            "debug crypto pki transactions", "crypto ca verify lab ad.pem"])
+    want = "ldap://127.0.0.1:%d/cn=val-int2,dc=lab,dc=test?certificateRevocationList" % s.port
+    assert "CRL received from " + want in out, out
+    assert out.count("Getting CRL of") == 1
+    assert "% Certificate chain is not valid: revoked" in out

@@ -81,9 +81,22 @@ def crl_urls(tp, cert):
         except PKIError:
             cdp = []
     out = [u for u in cdp if u.lower().startswith("http://")]
-    out += [u for u in cdp if u.lower().startswith("ldap://")]
-    if tp is not None and tp.crl_query and tp.crl_query not in out:
-        q = tp.crl_query
+    server = None
+    if tp is not None and tp.crl_query and tp.crl_query.lower().startswith("ldap://"):
+        rest = tp.crl_query[7:]
+        server = rest.split("/", 1)[0]
+    for u in cdp:
+        if u.lower().startswith("ldap:///"):
+            # a CDP without a server (Active Directory writes these): IOS takes the
+            # server from `crl query ldap://host[:port]`
+            if server:
+                out.append("ldap://" + server + u[7:])
+        elif u.lower().startswith("ldap://"):
+            out.append(u)
+    q = tp.crl_query if tp is not None else None
+    if q and q.lower().startswith("ldap://") and not q[7:].partition("/")[2]:
+        q = None  # a server only: used above for CDPs without one
+    if q and q not in out:
         if q.lower().startswith("http://"):
             out.insert(len([u for u in out if u.lower().startswith("http://")]), q)
         else:
