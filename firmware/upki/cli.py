@@ -54,17 +54,52 @@ class Args(list):
             raise Invalid(n)
 
 
+def _node(mode, words):
+    node = _trees.setdefault(mode, [{}, None])
+    for w in words.split():
+        node = node[0].setdefault(w, [{}, None])
+    return node
+
+
 def command(mode, words, help=None):
     """Decorator: register handler(session, args) for `words` in `mode`."""
 
     def register(fn):
-        node = _trees.setdefault(mode, [{}, None])
-        for w in words.split():
-            node = node[0].setdefault(w, [{}, None])
-        node[1] = fn
+        _node(mode, words)[1] = fn
         return fn
 
     return register
+
+
+class _Lazy:
+    """A command whose module is not loaded yet: the first use imports it.
+
+    Feature modules cost heap as soon as they are imported (their bytecode
+    lives there on a board running .mpy files), so the console knows their
+    commands from a table (upki.features) and imports a module only when one
+    of its commands is typed or replayed from startup-config. Importing it
+    runs its @command decorators, which put the real handlers in place.
+    """
+
+    def __init__(self, module, mode, words):
+        self.module = module
+        self.mode = mode
+        self.words = words
+
+    def __call__(self, s, args):
+        __import__(self.module)
+        fn = _node(self.mode, self.words)[1]
+        if fn is self:
+            raise PKIError("%s does not provide '%s'" % (self.module, self.words))
+        return fn(s, args)
+
+
+def lazy(module, entries):
+    """Register (mode, words) entries served by module, imported on first use."""
+    for mode, words in entries:
+        node = _node(mode, words)
+        if node[1] is None:
+            node[1] = _Lazy(module, mode, words)
 
 
 def submode(name, prompt_suffix, parent=CONFIG):
@@ -509,11 +544,17 @@ def _reload(s, args):
 
 
 def load_features():
-    """Import the feature modules (upki.features.MODULES); they register commands and hooks."""
-    from upki.features import MODULES
+    """Make the feature modules' commands known (upki.features).
 
-    for name in MODULES:
+    MODULES are imported now; LAZY modules are imported when one of their
+    commands is first used, so a board pays heap only for what it uses.
+    """
+    from upki import features
+
+    for name in features.MODULES:
         __import__(name)
+    for name, entries in getattr(features, "LAZY", ()):
+        lazy(name, entries)
 
 
 def boot(board, out=None):

@@ -372,7 +372,7 @@ def render_chain(tp, lines):
     lines.append("!")
 
 
-@config.section
+@config.section_at(config.ORDER_TRUSTPOINTS)
 def _render(router, lines):
     for tp in trustpoint.all():
         render_trustpoint(tp, lines)
@@ -517,7 +517,7 @@ def _attach(router):
 
 
 # The registry belongs to the booted router: attach before startup-config replays.
-config.attach_hooks.append(_attach)
+config.on_attach(_attach)
 
 
 def _drop_certs_for_key(router, label):
@@ -528,12 +528,13 @@ def _drop_certs_for_key(router, label):
                 tp.drop(kind)
 
 
-try:
-    from upki.cli_keys import removal_hooks
+def _register_key_hook():
+    from upki.keys import removal_hooks
 
     removal_hooks.append(_drop_certs_for_key)
-except ImportError:
-    pass
+
+
+_register_key_hook()
 
 
 @command(EXEC, "show crypto ca trustpoints")
@@ -573,3 +574,15 @@ def _show_trustpoints(s, args):
 
 
 command(EXEC, "show crypto pki trustpoints")(_show_trustpoints)
+
+
+def _load_pending_pollers(router):
+    # A SCEP request left PENDING before a reboot is polled by the enrollment
+    # module's background task: load it when some trustpoint has one.
+    for tp in trustpoint.all():
+        if tp.has("pending"):
+            __import__("upki.cli_enroll")
+            return
+
+
+config.boot_hooks.append(_load_pending_pollers)

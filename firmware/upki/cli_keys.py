@@ -4,9 +4,6 @@ from upki.cli import CONFIG, EXEC, Invalid, Incomplete, command, hexblock, integ
 from upki.errors import PKIError
 
 _BITS_DEFAULT = 2048
-# Called with (router, label) when a key pair is removed: trustpoints drop the
-# certificates issued for it, as IOS does.
-removal_hooks = []
 
 
 def store(router):
@@ -179,6 +176,8 @@ def _zeroize(s, args):
     )
     if not _yes(ans):
         return ""
+    from upki.keys import removal_hooks
+
     for label in labels:
         _wipe(s.router, label)
         for hook in removal_hooks:

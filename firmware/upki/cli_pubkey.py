@@ -42,7 +42,7 @@ def _attach(router):
     del _keys[:]
 
 
-config.attach_hooks.append(_attach)
+config.on_attach(_attach)
 
 
 def remember_certificate_key(cert, address=None):
@@ -215,7 +215,7 @@ def _install(s, k, hextext):
     return ""
 
 
-@config.section
+@config.section_at(config.ORDER_PUBKEY_CHAIN)
 def _render(router, lines):
     manual = [k for k in _keys if k.code == "M"]
     if not manual:

@@ -12,12 +12,25 @@ STARTUP = "startup-config"
 
 # Renderers of configuration sections, added by feature modules (ntp, crypto,
 # trustpoints): each is fn(router, lines) appending lines, in registration order.
-_sections = []
+_sections = []  # (order, fn), kept sorted
+
+# Where each feature's lines stand in running-config, as IOS orders them
+# (modules load on first use, so registration order says nothing).
+ORDER_TRUSTPOINTS = 30
+ORDER_IDENTITIES = 35
+ORDER_PUBKEY_CHAIN = 40
+ORDER_NTP = 80
 
 
-def section(fn):
-    _sections.append(fn)
+def section(fn, order=50):
+    _sections.append((order, fn))
+    _sections.sort(key=lambda e: e[0])
     return fn
+
+
+def section_at(order):
+    """Decorator form of section() with an explicit place in running-config."""
+    return lambda fn: section(fn, order)
 
 
 # Feature hooks, registered at import by feature modules:
@@ -30,8 +43,16 @@ def section(fn):
 boot_hooks = []
 background = []
 # fn(router): run when a Router is made, before startup-config is replayed
-# (feature modules bind their per-router state here).
+# (feature modules bind their per-router state here). Use on_attach(), which
+# also serves a module imported later, on first use of one of its commands.
 attach_hooks = []
+current = [None]  # the Router this board booted
+
+
+def on_attach(fn):
+    attach_hooks.append(fn)
+    if current[0] is not None:
+        fn(current[0])
 
 
 class Router:
@@ -50,6 +71,7 @@ class Router:
         from upki import log
 
         log.attach(self)
+        current[0] = self
         for fn in attach_hooks:
             fn(self)
 
@@ -79,7 +101,7 @@ class Router:
         if self.domain:
             lines.append("ip domain-name " + self.domain)
             lines.append("!")
-        for fn in _sections:
+        for _order, fn in _sections:
             fn(self, lines)
         lines.append("end")
         return "\n".join(lines) + "\n"

@@ -1,5 +1,90 @@
 # SPDX-License-Identifier: MIT
-# The feature modules the console loads at boot. Each registers its commands
-# (upki.cli.command), its running-config section (upki.config.section) and its
-# boot/background hooks (upki.config.boot_hooks / background) when imported.
-MODULES = ("upki.cli_keys", "upki.cli_ca", "upki.cli_pubkey", "upki.ntp", "upki.cli_enroll", "upki.revocation")
+# The feature modules and the commands each serves. Written by
+# scripts/gen_features.py: do not edit by hand. The console registers the
+# LAZY commands as stubs and imports a module on the first use of one of
+# its commands (or its first line in startup-config); importing it
+# registers its real handlers, running-config section and hooks.
+MODULES = ()
+LAZY = (
+    (
+        'upki.cli_keys',
+        (
+            ('exec', 'show crypto key mypubkey rsa'),
+            ('config', 'crypto key export rsa'),
+            ('config', 'crypto key generate rsa'),
+            ('config', 'crypto key import rsa'),
+            ('config', 'crypto key zeroize rsa'),
+        ),
+    ),
+    (
+        'upki.cli_ca',
+        (
+            ('exec', 'show crypto ca trustpoints'),
+            ('exec', 'show crypto pki trustpoints'),
+            ('config', 'crypto ca certificate chain'),
+            ('config', 'crypto ca trustpoint'),
+            ('config', 'crypto pki certificate chain'),
+            ('config', 'crypto pki trustpoint'),
+            ('config', 'no crypto ca trustpoint'),
+        ),
+    ),
+    (
+        'upki.cli_pubkey',
+        (
+            ('exec', 'show crypto key pubkey-chain rsa'),
+            ('config', 'crypto key pubkey-chain rsa'),
+        ),
+    ),
+    (
+        'upki.ntp',
+        (
+            ('exec', 'show ntp associations'),
+            ('exec', 'show ntp status'),
+            ('config', 'no ntp authenticate'),
+            ('config', 'no ntp authentication-key'),
+            ('config', 'no ntp maxpoll'),
+            ('config', 'no ntp server'),
+            ('config', 'no ntp trusted-key'),
+            ('config', 'ntp authenticate'),
+            ('config', 'ntp authentication-key'),
+            ('config', 'ntp maxpoll'),
+            ('config', 'ntp server'),
+            ('config', 'ntp trusted-key'),
+        ),
+    ),
+    (
+        'upki.cli_enroll',
+        (
+            ('exec', 'crypto ca authenticate'),
+            ('exec', 'crypto ca enroll'),
+            ('exec', 'crypto pki authenticate'),
+            ('exec', 'crypto pki enroll'),
+            ('exec', 'no crypto ca enroll'),
+            ('exec', 'show crypto ca certificates'),
+            ('exec', 'show crypto pki certificates'),
+            ('config', 'crypto ca authenticate'),
+            ('config', 'crypto ca enroll'),
+            ('config', 'crypto pki authenticate'),
+            ('config', 'crypto pki enroll'),
+            ('config', 'no crypto ca enroll'),
+        ),
+    ),
+    (
+        'upki.revocation',
+        (
+            ('exec', 'crypto ca crl request'),
+            ('exec', 'crypto ca verify'),
+            ('exec', 'crypto pki crl request'),
+            ('exec', 'crypto pki verify'),
+            ('exec', 'show crypto ca crls'),
+            ('exec', 'show crypto ca timers'),
+            ('exec', 'show crypto pki crls'),
+            ('exec', 'show crypto pki timers'),
+            ('config', 'crypto ca certificate map'),
+            ('config', 'crypto identity'),
+            ('config', 'crypto pki certificate map'),
+            ('config', 'no crypto identity'),
+            ('config', 'no crypto pki certificate map'),
+        ),
+    ),
+)

@@ -9,6 +9,9 @@
 from upki.errors import PKIError, NVRAMError
 
 _PREFIX = "rsa/"
+# fn(router, label), called when a key pair is removed: trustpoints drop the
+# certificates issued for it, as IOS does.
+removal_hooks = []
 USAGE_NAMES = {"general": "General Purpose Key", "signature": "Signature Key", "encryption": "Encryption Key"}
 
 

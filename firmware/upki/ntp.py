@@ -413,7 +413,7 @@ def _no_ntp_maxpoll(s, args):
     return ""
 
 
-@config.section
+@config.section_at(config.ORDER_NTP)
 def _render(router, lines):
     st = getattr(router, "ntp", None)
     if st is None:

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+"""The lazy command table (firmware/upki/features.py) matches what the modules register,
+and a board boots without loading feature modules it has no use for."""
+
+import subprocess
+import sys
+
+from mpy import ROOT, board
+
+
+def test_features_table_is_in_sync():
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_features.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_feature_modules_load_on_first_use_only(tmp_path):
+    img = tmp_path / "b.img"
+    probe = ("show version", "conf t", "crypto key pubkey-chain rsa", "end", "show version")
+    r = board(img, "\n".join(probe) + "\n")
+    assert "Router(config-pubkey-chain)#" in r.stdout  # the stub loaded the module and ran it
+    # a fresh board whose config names no trustpoint never imports the trustpoint module
+    code = (
+        "import sys\nsys.path.insert(0, '%s')\nfrom board import Board\n"
+        "b = Board('%s'); b.mount()\nfrom upki import cli\n"
+        "router, session, msgs = cli.boot(b)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('upki.')))\n"
+        "session.execute('configure terminal')\nsession.execute('crypto ca trustpoint t')\n"
+        "print('upki.cli_ca' in sys.modules, session.prompt())\n"
+        % (ROOT / "boards" / "unix", tmp_path / "c.img")
+    )
+    from mpy import run_code
+
+    out = run_code(code).strip().split("\n")
+    loaded = out[-2]
+    for heavy in ("cli_ca", "cli_enroll", "cms", "scep", "x509", "rsa", "ntp", "revocation"):
+        assert "upki.%s'" % heavy not in loaded, loaded
+    assert out[-1] == "True Router(ca-trustpoint)#"
