@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Write firmware/upki/features.py: which commands each feature module serves.
 
-The console registers these commands as lazy stubs and imports a module only
-when one of its commands is used (heap is the scarce thing on a board). Run
+The console imports a module only when a line names one of its commands
+(heap is the scarce thing on a board). Run
 after adding or renaming a command; tests/test_features_table.py fails while
 the table is out of date.
 
@@ -68,10 +68,10 @@ def render():
     lines = [
         "# SPDX-License-Identifier: MIT",
         "# The feature modules and the commands each serves. Written by",
-        "# scripts/gen_features.py: do not edit by hand. The console registers the",
-        "# LAZY commands as stubs and imports a module on the first use of one of",
-        "# its commands (or its first line in startup-config); importing it",
-        "# registers its real handlers, running-config section and hooks.",
+        "# scripts/gen_features.py: do not edit by hand. When a line matches no",
+        "# loaded command, the console looks it up here and imports the module",
+        "# that serves it (first use, or its first line in startup-config);",
+        "# importing it registers its handlers, running-config section and hooks.",
         "MODULES = %r" % (EAGER,),
         "LAZY = (",
     ]

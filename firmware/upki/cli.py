@@ -71,35 +71,41 @@ def command(mode, words, help=None):
     return register
 
 
-class _Lazy:
-    """A command whose module is not loaded yet: the first use imports it.
-
-    Feature modules cost heap as soon as they are imported (their bytecode
-    lives there on a board running .mpy files), so the console knows their
-    commands from a table (upki.features) and imports a module only when one
-    of its commands is typed or replayed from startup-config. Importing it
-    runs its @command decorators, which put the real handlers in place.
-    """
-
-    def __init__(self, module, mode, words):
-        self.module = module
-        self.mode = mode
-        self.words = words
-
-    def __call__(self, s, args):
-        __import__(self.module)
-        fn = _node(self.mode, self.words)[1]
-        if fn is self:
-            raise PKIError("%s does not provide '%s'" % (self.module, self.words))
-        return fn(s, args)
+# Feature modules not loaded yet, with the commands they serve: (module, ((mode, words), ...)).
+# Feature modules cost heap as soon as they are imported (on a board running
+# .mpy files their bytecode lives there), so the console knows their commands
+# from this table (upki.features) and imports a module only when a line names
+# one of its commands; importing it runs its @command decorators. Looking the
+# table up only on a miss keeps it out of the command tree, which costs ~20 KB.
+_lazy = []
 
 
 def lazy(module, entries):
-    """Register (mode, words) entries served by module, imported on first use."""
-    for mode, words in entries:
-        node = _node(mode, words)
-        if node[1] is None:
-            node[1] = _Lazy(module, mode, words)
+    _lazy.append((module, entries))
+
+
+def _load_lazy(mode, words):
+    """Import the not-yet-loaded modules that serve these words; True if any."""
+    typed = [w.lower() for w in words]
+    hit = []
+    for entry in _lazy:
+        for m, cmd in entry[1]:
+            if m != mode:
+                continue
+            parts = cmd.split(" ")
+            n = min(len(parts), len(typed))
+            ok = n > 0
+            for k in range(n):
+                if not parts[k].startswith(typed[k]):
+                    ok = False
+                    break
+            if ok:
+                hit.append(entry)
+                break
+    for entry in hit:
+        _lazy.remove(entry)
+        __import__(entry[0])
+    return bool(hit)
 
 
 def submode(name, prompt_suffix, parent=CONFIG):
@@ -215,11 +221,7 @@ class Session:
         result = self._run(mode, words, cols, line, switch=False, probe=mode in _submode_parent)
         if result is _NO_MATCH:
             parent = _submode_parent[mode]
-            try:
-                known = _match(_trees.get(parent), words[0])[1] is not None
-            except _Ambiguous:
-                known = True
-            if not known:
+            if not _known(parent, words[0]):
                 return self._marker(cols[0])
             # IOS: a global command typed in a submode leaves the submode and runs.
             self.mode = parent
@@ -228,26 +230,19 @@ class Session:
         return result
 
     def _run(self, mode, words, cols, line, switch, probe=False):
-        node = _trees.get(mode)
-        i = 0
-        try:
-            while i < len(words):
-                key, child = _match(node, words[i])
-                if child is None:
-                    if node[1] is not None:
-                        break  # the rest are the handler's arguments
-                    if probe and i == 0:
-                        return _NO_MATCH
-                    return self._marker(cols[i])
-                node = child
-                i += 1
-                if node[1] is not None and not node[0]:
-                    break
-        except _Ambiguous:
+        found = _resolve(mode, words)
+        if found[0] is not _OK and _load_lazy(mode, words):
+            found = _resolve(mode, words)  # the module just loaded may serve it
+        status, node, i = found
+        if status is _MISS:
+            if probe and i == 0:
+                return _NO_MATCH
+            return self._marker(cols[i])
+        if status is _AMBIGUOUS:
             if probe and i == 0:
                 return _NO_MATCH
             return '%% Ambiguous command:  "%s"\n' % " ".join(words[: i + 1])
-        if node[1] is None:
+        if status is _INCOMPLETE:
             return "% Incomplete command.\n\n"
         args = Args(words[i:], cols[i:], line)
         try:
@@ -270,6 +265,45 @@ class Session:
 
 
 _NO_MATCH = object()
+_OK = "ok"
+_MISS = "miss"
+_AMBIGUOUS = "ambiguous"
+_INCOMPLETE = "incomplete"
+
+
+def _resolve(mode, words):
+    """(status, node, i): the command node the words reach, i = first argument word."""
+    node = _trees.get(mode) or [{}, None]
+    i = 0
+    try:
+        while i < len(words):
+            _key, child = _match(node, words[i])
+            if child is None:
+                if node[1] is not None:
+                    break  # the rest are the handler's arguments
+                return _MISS, node, i
+            node = child
+            i += 1
+            if node[1] is not None and not node[0]:
+                break
+    except _Ambiguous:
+        return _AMBIGUOUS, node, i
+    return (_OK if node[1] is not None else _INCOMPLETE), node, i
+
+
+def _known(mode, word):
+    """Whether a first word is a command of mode (loaded or not), for submode fall-back."""
+    try:
+        if _match(_trees.get(mode) or [{}, None], word)[1] is not None:
+            return True
+    except _Ambiguous:
+        return True
+    w = word.lower()
+    for _module, entries in _lazy:
+        for m, words in entries:
+            if m == mode and words.split(" ", 1)[0].startswith(w):
+                return True
+    return False
 
 # --- exec and configuration basics --------------------------------------------
 

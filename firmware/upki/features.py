@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 # The feature modules and the commands each serves. Written by
-# scripts/gen_features.py: do not edit by hand. The console registers the
-# LAZY commands as stubs and imports a module on the first use of one of
-# its commands (or its first line in startup-config); importing it
-# registers its real handlers, running-config section and hooks.
+# scripts/gen_features.py: do not edit by hand. When a line matches no
+# loaded command, the console looks it up here and imports the module
+# that serves it (first use, or its first line in startup-config);
+# importing it registers its handlers, running-config section and hooks.
 MODULES = ()
 LAZY = (
     (

@@ -125,11 +125,11 @@ class Trustpoint:
 
     def ca_certificates(self):
         """The CA certificates as x509.Certificate objects (issuing CA first, root last)."""
-        from upki import der, x509
-
         data = self.load("ca")
         if data is None:
             return []
+        from upki import der, x509  # only when there is something to parse
+
         out = []
         buf = memoryview(data)
         pos = 0
@@ -144,10 +144,12 @@ class Trustpoint:
         self.store("ca", b"".join(parts))
 
     def certificate(self, kind="cert"):
+        data = self.load(kind)
+        if data is None:
+            return None
         from upki import x509
 
-        data = self.load(kind)
-        return x509.Certificate(data) if data is not None else None
+        return x509.Certificate(data)
 
     # --- validation ---------------------------------------------------------
 
