@@ -73,6 +73,17 @@ def main(one):
     atheris.Fuzz()
 
 
+def scratch(name):
+    """A scratch directory for a target's flash, removed when the process ends."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = tempfile.mkdtemp(prefix="upki-fuzz-%s-" % name)
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def seeds(target):
     """The seed corpus of a target: a list of bytes (sorted by file name)."""
     d = CORPUS / target

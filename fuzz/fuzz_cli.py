@@ -10,7 +10,6 @@ exception and reports `% Internal error`: that line is the finding here."""
 
 import os
 import shutil
-import tempfile
 
 import common
 
@@ -19,7 +18,7 @@ with common.instrumented():
     from upki.errors import ClockError, PKIError
 
 ALLOWED = (PKIError,)
-_ROOT = tempfile.mkdtemp(prefix="upki-fuzz-cli-")
+_ROOT = common.scratch("cli")
 _KEY = rsa.PrivateKey.from_der((common.DATA / "rsa_1024_pkcs8.der").read_bytes())
 
 

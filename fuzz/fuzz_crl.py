@@ -9,7 +9,6 @@ a bug in its CRL writer would make them. Only PKIError may escape."""
 
 import io
 import os
-import tempfile
 
 import common
 
@@ -19,7 +18,7 @@ with common.instrumented():
     from upki.nvram import NVRAM
 
 ALLOWED = (PKIError,)
-_NV = NVRAM(tempfile.mkdtemp(prefix="upki-fuzz-crl-"))
+_NV = NVRAM(common.scratch("crl"))
 _ISSUERS = [x509.Certificate((common.DATA / n).read_bytes())
             for n in ("val_int2.der", "val_int1.der", "val_root.der")]
 _real_check_sig = crl._check_sig

@@ -4,7 +4,6 @@ line + PKCS#8 DER), written with a good trailer: what a buggy writer or a
 tampered flash could leave. Only PKIError (NVRAMError, KeyError_, DERError,
 CryptoError) may escape."""
 
-import tempfile
 
 import common
 
@@ -14,7 +13,7 @@ with common.instrumented():
     from upki.nvram import NVRAM
 
 ALLOWED = (PKIError,)
-_NV = NVRAM(tempfile.mkdtemp(prefix="upki-fuzz-keys-"))
+_NV = NVRAM(common.scratch("keys"))
 _STORE = KeyStore(_NV)
 
 

@@ -5,7 +5,6 @@ and verify() as boot does. Only NVRAMError may escape; a record that reads
 must verify to the same length, and vice versa."""
 
 import os
-import tempfile
 
 import common
 
@@ -14,7 +13,7 @@ with common.instrumented():
     from upki.nvram import NVRAM
 
 ALLOWED = (NVRAMError,)
-_ROOT = tempfile.mkdtemp(prefix="upki-fuzz-nvram-")
+_ROOT = common.scratch("nvram")
 _NV = NVRAM(_ROOT)
 
 

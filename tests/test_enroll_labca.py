@@ -695,3 +695,45 @@ def test_usage_keys_get_a_signature_and_an_encryption_certificate(tmp_path):
     assert ku.key_encipherment and not ku.digital_signature
     assert "tp/lab/cert" not in records(img)
     assert "  Key Usage: Signature\n" in out and "  Key Usage: Encryption\n" in out
+
+
+AUTO = """
+import json
+from board import Board
+b = Board(%(img)r)
+b.mount()
+from upki import cli, enroll, scep, trustpoint
+from upki.errors import SCEPError
+router, session, msgs = cli.boot(b)
+router.clock.set(%(now)d, "test")
+tp = trustpoint.get("lab")
+res = enroll.enroll_configured(tp, router, log=lambda line: None)
+out = {"status": [s for s, r in res]}
+tp.password = None
+try:
+    enroll.enroll_configured(tp, router)
+except SCEPError as e:
+    out["refused"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_enroll_without_prompts_from_the_trustpoint(tmp_path):
+    """enroll.enroll_configured: what auto-enroll and scripts call."""
+    import json
+
+    from mpy import ROOT, run_micropython
+
+    img = fresh_image(tmp_path / "b.img")
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
+        out = run_board(img, [clock_line(), *trustpoint_lines(server.url),
+                              "crypto ca authenticate lab", "yes", "write memory"])
+        assert "tp/lab/cert" not in records(img)
+        env = {"MICROPYPATH": "%s:%s:.frozen" % (ROOT / "firmware", ROOT / "boards" / "unix")}
+        r = run_micropython(["-c", AUTO % {"img": str(img), "now": int(time.time())}], env=env,
+                            timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+        assert got["status"] == [0]
+        assert "does not answer every enrollment question" in got["refused"]
+        assert_issued_for_board(record(img, "tp/lab/cert"), server.ca)

@@ -391,6 +391,49 @@ def cancel(tp):
     return tp.drop("pending")
 
 
+def enroll_configured(tp, router, log=None):
+    """Enroll without a prompt (auto-enroll, scripts): every answer comes from
+    the trustpoint (password, serial-number, ip-address; fqdn or
+    hostname.domain), the key pairs must exist (general, or LABEL-sign and
+    LABEL-encrypt).  Returns [(status, result)] for the requests sent, in
+    order, stopping at the first one not granted (one pending per trustpoint)."""
+    from binascii import hexlify
+
+    from upki import csr
+    from upki.keys import KeyStore
+
+    router.clock.require_trusted("enrollment")
+    if tp.password is None or tp.serial_number is None or tp.ip_address is None:
+        raise SCEPError("trustpoint %s does not answer every enrollment question "
+                        "(password, serial-number, ip-address): use crypto ca enroll" % tp.name)
+    if tp.has("pending"):
+        raise SCEPError("a certificate request for trustpoint %s is already pending" % tp.name)
+    store = KeyStore(router.nvram)
+    label = tp.key_label()
+    if store.exists(label):
+        pairs = [store.load(label)]
+    else:
+        pairs = [store.load(label + "-sign"), store.load(label + "-encrypt")]
+    serial = str(hexlify(router.board.unique_id()), "ascii").upper() if tp.serial_number else None
+    ip = None if tp.ip_address == "none" else tp.ip_address
+    caps = get_ca_caps(tp)
+    usage = {"general": "general-purpose", "signature": "signature", "encryption": "encryption"}
+    out = []
+    for pair in pairs:
+        import gc
+
+        gc.collect()
+        request_der = csr.ios_request(
+            pair.key, fqdn=tp.fqdn or router.fqdn(), subject_name=tp.subject_name,
+            serial_number=serial, ip_address=ip, challenge_password=tp.password or None,
+            hash_name=caps.hash_name, usage=usage.get(pair.usage, "general-purpose"))
+        status, result = request(tp, router, pair, request_der, caps, log)
+        out.append((status, result))
+        if status != scep.SUCCESS:
+            break
+    return out
+
+
 # ---------------------------------------------------------------- GetCert / GetCRL
 
 
