@@ -20,8 +20,10 @@ FEATURES = ROOT / "firmware" / "upki" / "features.py"
 
 # Feature modules, in the order their sections print in running-config.
 MODULES = (
+    "upki.cli_exec",
     "upki.cli_keys",
     "upki.cli_ca",
+    "upki.cli_chain",
     "upki.cli_pubkey",
     "upki.ntp",
     "upki.cli_enroll",

@@ -84,28 +84,10 @@ def lazy(module, entries):
     _lazy.append((module, entries))
 
 
-def _load_lazy(mode, words):
-    """Import the not-yet-loaded modules that serve these words; True if any."""
-    typed = [w.lower() for w in words]
-    hit = []
-    for entry in _lazy:
-        for m, cmd in entry[1]:
-            if m != mode:
-                continue
-            parts = cmd.split(" ")
-            n = min(len(parts), len(typed))
-            ok = n > 0
-            for k in range(n):
-                if not parts[k].startswith(typed[k]):
-                    ok = False
-                    break
-            if ok:
-                hit.append(entry)
-                break
-    for entry in hit:
+def _load(modules):
+    for entry in [e for e in _lazy if e[0] in modules]:
         _lazy.remove(entry)
         __import__(entry[0])
-    return bool(hit)
 
 
 def submode(name, prompt_suffix, parent=CONFIG):
@@ -230,10 +212,12 @@ class Session:
         return result
 
     def _run(self, mode, words, cols, line, switch, probe=False):
-        found = _resolve(mode, words)
-        if found[0] is not _OK and _load_lazy(mode, words):
-            found = _resolve(mode, words)  # the module just loaded may serve it
-        status, node, i = found
+        status, node, i = _resolve(mode, words)
+        if status is _LOAD:
+            _load(node)  # the modules serving this command; then it is in the tree
+            status, node, i = _resolve(mode, words)
+            if status is _LOAD:
+                raise PKIError("feature table out of date for '%s'" % " ".join(words))
         if status is _MISS:
             if probe and i == 0:
                 return _NO_MATCH
@@ -269,26 +253,56 @@ _OK = "ok"
 _MISS = "miss"
 _AMBIGUOUS = "ambiguous"
 _INCOMPLETE = "incomplete"
+_LOAD = "load"
 
 
 def _resolve(mode, words):
-    """(status, node, i): the command node the words reach, i = first argument word."""
+    """(status, node, i): the command the words name, i = its first argument word.
+
+    Keywords are matched against the loaded command tree and the table of
+    commands of modules not loaded yet, together, so abbreviations and
+    ambiguity work as on IOS whatever is loaded. When the words complete a
+    command of an unloaded module the status is _LOAD, with those modules.
+    """
     node = _trees.get(mode) or [{}, None]
+    pending = []
+    for module, entries in _lazy:
+        for m, cmd in entries:
+            if m == mode:
+                pending.append((module, cmd.split(" ")))
+    keys = []
+    in_tree = True
     i = 0
-    try:
-        while i < len(words):
-            _key, child = _match(node, words[i])
-            if child is None:
-                if node[1] is not None:
+    while i < len(words):
+        live = [e for e in pending if len(e[1]) > i and e[1][:i] == keys]
+        cands = set(e[1][i] for e in live)
+        if in_tree:
+            cands.update(node[0])
+        w = words[i].lower()
+        if w not in cands:
+            hits = [k for k in cands if k.startswith(w)]
+            if len(hits) > 1:
+                return _AMBIGUOUS, node, i
+            if not hits:
+                if in_tree and node[1] is not None:
                     break  # the rest are the handler's arguments
                 return _MISS, node, i
-            node = child
-            i += 1
-            if node[1] is not None and not node[0]:
+            w = hits[0]
+        keys.append(w)
+        i += 1
+        if in_tree and w in node[0]:
+            node = node[0][w]
+            longer = [e for e in live if len(e[1]) > i and e[1][:i] == keys]
+            if node[1] is not None and not node[0] and not longer:
                 break
-    except _Ambiguous:
-        return _AMBIGUOUS, node, i
-    return (_OK if node[1] is not None else _INCOMPLETE), node, i
+        else:
+            in_tree = False
+            done = [e[0] for e in live if e[1] == keys]
+            if done:
+                return _LOAD, done, i
+    if in_tree and node[1] is not None:
+        return _OK, node, i
+    return _INCOMPLETE, node, i
 
 
 def _known(mode, word):
@@ -396,182 +410,11 @@ def _no_domain(s, args):
     return ""
 
 
-@command(EXEC, "show running-config")
-def _show_run(s, args):
-    args.only(0)
-    text = s.router.render()
-    return "Building configuration...\n\nCurrent configuration : %d bytes\n%s" % (len(text), text)
-
-
-@command(EXEC, "show startup-config")
-def _show_start(s, args):
-    args.only(0)
-    from upki.errors import NVRAMError
-
-    r = s.router
-    try:
-        text = r.startup_text()
-    except NVRAMError as e:
-        return "%%Error: %s\n" % e
-    if text is None:
-        return "startup-config is not present\n"
-    total, _free = r.nvram.statvfs()
-    return "Using %d out of %d bytes\n%s" % (len(text), total, text)
-
-
-def _write_memory(s, args):
-    args.only(0)
-    from upki.errors import NVRAMError
-
-    try:
-        s.router.save()
-    except NVRAMError as e:
-        return "Building configuration...\n%%Error: %s\n" % e
-    return "Building configuration...\n[OK]\n"
-
-
-command(EXEC, "write memory")(_write_memory)
-command(EXEC, "copy running-config startup-config")(_write_memory)
-
-
-@command(EXEC, "write")
-def _write_bare(s, args):
-    if args:
-        raise Invalid(0)
-    return _write_memory(s, args)
-
-
-@command(EXEC, "show flash")
-def _show_flash(s, args):
-    args.only(0)
-    r = s.router
-    nv = r.nvram
-    total, free = nv.statvfs()
-    lines = ["Flash filesystem (littlefs2) at %s:" % r.board.flash_root, "File  Length   Name/status"]
-    used = 0
-    for i, name in enumerate(nv.names()):
-        try:
-            import os
-
-            size = os.stat(nv.path(name))[6]
-        except Exception:
-            size = 0
-        used += size
-        lines.append("%4d  %-8d %s" % (i + 1, size, name))
-    if used == 0:
-        lines.append("  (no files)")
-    lines.append("[%d bytes used, %d available, %d total]" % (total - free, free, total))
-    lines.append("%dK bytes of flash (Read/Write)" % (total // 1024))
-    stats = getattr(r.board, "flash_stats", None)
-    wear = "NVRAM writes since boot: %d records, %d bytes" % (nv.records_written, nv.bytes_written)
-    if stats:
-        w, e, b = stats()
-        wear += "; flash: %d program ops (%d bytes), %d block erases" % (w, b, e)
-    lines.append(wear)
-    return "\n".join(lines) + "\n"
-
-
-@command(EXEC, "show version")
-def _show_version(s, args):
-    args.only(0)
-    r = s.router
-    b = r.board
-    up = int(b.rtc_time() - _boot_time[0]) if _boot_time[0] is not None else 0
-    total, _free = r.nvram.statvfs()
-    return (
-        "upki PKI client, Version %s\n"
-        "Running on MicroPython %s, %s board\n\n"
-        "%s uptime is %s\n"
-        "Board ID %s\n"
-        "%dK bytes of flash (littlefs2)\n"
-        % (
-            upki.__version__,
-            ".".join(str(x) for x in sys.implementation.version[:3]),
-            b.name,
-            r.hostname,
-            _uptime(up),
-            _hexid(b.unique_id()),
-            total // 1024,
-        )
-    )
-
-
 _boot_time = [None]
-
-
-def _uptime(sec):
-    d, sec = divmod(sec, 86400)
-    h, sec = divmod(sec, 3600)
-    m, sec = divmod(sec, 60)
-    parts = []
-    if d:
-        parts.append("%d day%s" % (d, "s" if d != 1 else ""))
-    if h:
-        parts.append("%d hour%s" % (h, "s" if h != 1 else ""))
-    parts.append("%d minute%s" % (m, "s" if m != 1 else ""))
-    return ", ".join(parts)
 
 
 def _hexid(b):
     return "".join("%02X" % x for x in b)
-
-
-@command(EXEC, "show clock")
-def _show_clock(s, args):
-    detail = False
-    if args:
-        if not "detail".startswith(args[0].lower()):
-            raise Invalid(0)
-        args.only(1)
-        detail = True
-    return s.router.clock.show(detail) + "\n"
-
-
-@command(EXEC, "clock set")
-def _clock_set(s, args):
-    # clock set HH:MM:SS DD Mon YYYY  (IOS also takes Mon DD)
-    from upki.clock import mktime_utc, month_number
-
-    args.need(4)
-    args.only(4)
-    try:
-        hh, mm, ss = [int(x) for x in args[0].split(":")]
-    except ValueError:
-        raise Invalid(0)
-    if not (0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
-        raise Invalid(0)
-    a, b = args[1], args[2]
-    if a.isdigit():
-        day, month, mi = int(a), month_number(b), 2
-    else:
-        month, day, mi = month_number(a), integer(args, 2, 1, 31), 1
-    if not month:
-        raise Invalid(mi)
-    if not 1 <= day <= 31:
-        raise Invalid(1)
-    year = integer(args, 3, 1993, 2099)
-    s.router.clock.set(mktime_utc(year, month, day, hh, mm, ss), "user configuration")
-    return ""
-
-
-@command(EXEC, "reload")
-def _reload(s, args):
-    args.only(0)
-    if s.router.modified:
-        ans = s.ask("System configuration has been modified. Save? [yes/no]: ", "no").strip().lower()
-        if ans and "yes".startswith(ans):
-            out = _write_memory(s, Args([], [], ""))
-            if "[OK]" not in out:
-                return out + "% Reload aborted: the configuration was not saved\n"
-            if s.emit:
-                s.emit(out)
-        elif not (ans and "no".startswith(ans)):
-            return "% Please answer 'yes' or 'no'.\n"
-    ans = s.ask("Proceed with reload? [confirm]", "").strip().lower()
-    if ans and not "yes".startswith(ans) and ans != "y":
-        return ""
-    s.exit_requested = "reload"
-    return "\n%SYS-5-RELOAD: Reload requested by console.\n"
 
 
 # --- boot and console ----------------------------------------------------------
@@ -738,59 +581,3 @@ def hexblock(data, indent="  ", words=8):
     h = hexlify(bytes(data)).decode().upper()
     parts = [h[i : i + 8] for i in range(0, len(h), 8)]
     return [indent + " ".join(parts[i : i + words]) for i in range(0, len(parts), words)]
-
-
-# --- debug -------------------------------------------------------------------
-
-
-def _debug_switch(args, on):
-    from upki import log
-
-    args.need(1)
-    args.only(1)
-    w = args[0].lower()
-    for cat, text in ((log.TRANSACTIONS, "Crypto PKI Trans"), (log.MESSAGES, "Crypto PKI Msg")):
-        if cat.startswith(w):
-            if on:
-                log.enable(cat)
-            else:
-                log.disable(cat)
-            return "%s debugging is %s\n" % (text, "on" if on else "off")
-    raise Invalid(0)
-
-
-@command(EXEC, "debug crypto pki")
-def _debug_pki(s, args):
-    return _debug_switch(args, True)
-
-
-@command(EXEC, "no debug crypto pki")
-def _no_debug_pki(s, args):
-    return _debug_switch(args, False)
-
-
-@command(EXEC, "undebug all")
-def _undebug_all(s, args):
-    from upki import log
-
-    args.only(0)
-    log.disable()
-    return "All possible debugging has been turned off\n"
-
-
-command(EXEC, "no debug all")(_undebug_all)
-
-
-@command(EXEC, "show debugging")
-def _show_debugging(s, args):
-    from upki import log
-
-    args.only(0)
-    out = []
-    if log.enabled(log.TRANSACTIONS):
-        out.append("  Crypto PKI Trans debugging is on")
-    if log.enabled(log.MESSAGES):
-        out.append("  Crypto PKI Msg debugging is on")
-    if not out:
-        return ""
-    return "Cryptographic Subsystem:\n" + "\n".join(out) + "\n"

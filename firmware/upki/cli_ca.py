@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # `crypto ca trustpoint NAME` and its configuration submode, as IOS 12.2T has it.
 from upki import config, trustpoint
-from upki.cli import CONFIG, EXEC, Invalid, command, integer, submode
+from upki.cli import CONFIG, Invalid, command, integer, submode
 
 TP_MODE = "ca-trustpoint"
 submode(TP_MODE, "(ca-trustpoint)#")
@@ -328,188 +328,16 @@ def render_trustpoint(tp, lines):
     lines.append("!")
 
 
-# --- crypto ca certificate chain: the certificates, in the configuration ----------
-#
-# IOS keeps its certificates in the configuration as hex. upki keeps them in
-# NVRAM records (tp/NAME/...) and shows them here the IOS way; replaying the
-# block (startup-config, or a chain pasted by an operator) installs any
-# certificate that is not already stored, and writes nothing otherwise.
-
-CHAIN_MODE = "config-cert-chain"
-HEX_MODE = "config-pubkey"
-submode(CHAIN_MODE, "(config-cert-chain)#")
-submode(HEX_MODE, "(config-pubkey)#", parent=CHAIN_MODE)
-_DEVICE_KINDS = ("cert", "cert-sign", "cert-encrypt")
-_MAX_CERT_HEX = 16384  # hex digits: an 8 KB certificate is larger than any we take
-
-
-def render_chain(tp, lines):
-    from upki.cli import hexblock
-    from upki.errors import PKIError
-
-    entries = []
-    try:
-        for kind in _DEVICE_KINDS:
-            c = tp.certificate(kind)
-            if c is not None:
-                entries.append(("", c))
-        for kind in ("ra-sign", "ra-encrypt"):
-            c = tp.certificate(kind)
-            if c is not None:
-                entries.append((kind + " ", c))
-        for c in tp.ca_certificates():
-            entries.append(("ca ", c))
-    except PKIError as e:
-        lines.append("! crypto ca certificate chain %s: %s" % (tp.name, e))
-        return
-    if not entries:
-        return
-    lines.append("crypto ca certificate chain " + tp.name)
-    for prefix, c in entries:
-        lines.append(" certificate %s%s" % (prefix, c.serial_hex))
-        lines.extend(hexblock(c.der, "  "))
-        lines.append("  quit")
-    lines.append("!")
-
 
 @config.section_at(config.ORDER_TRUSTPOINTS)
 def _render(router, lines):
     for tp in trustpoint.all():
         render_trustpoint(tp, lines)
     for tp in trustpoint.all():
-        render_chain(tp, lines)
+        if tp.has("ca") or tp.has("cert") or tp.has("cert-sign") or tp.has("cert-encrypt"):
+            from upki.cli_chain import render_chain  # loaded only once certificates exist
 
-
-@command(CONFIG, "crypto ca certificate chain")
-def _chain(s, args):
-    args.need(1)
-    args.only(1)
-    tp = trustpoint.get(args[0])
-    if tp is None:
-        return "%% Trustpoint %s does not exist; configure it first\n" % args[0]
-    s.enter(CHAIN_MODE, tp)
-    return ""
-
-
-command(CONFIG, "crypto pki certificate chain")(_chain)
-
-
-@command(CHAIN_MODE, "certificate")
-def _certificate(s, args):
-    # certificate [ca|ra-sign|ra-encrypt] SERIAL, then hex lines until "quit"
-    args.need(1)
-    kind = "device"
-    if len(args) > 1:
-        w = args[0].lower()
-        for k in ("ca", "ra-sign", "ra-encrypt"):
-            if k == w or (len(w) > 2 and k.startswith(w)):
-                kind = k
-                break
-        else:
-            raise Invalid(0)
-        args.only(2)
-        serial = args[1]
-    else:
-        serial = args[0]
-    serial = serial.upper()
-    if any(c not in "0123456789ABCDEF" for c in serial):
-        raise Invalid(len(args) - 1)
-    tp = s.context
-    parts = []
-    count = [0]
-
-    def collect(sess, line):
-        text = line.strip()
-        if text.lower() == "quit":
-            sess.collector = None
-            sess.mode = CHAIN_MODE
-            return _install(sess, tp, kind, serial, "".join(parts))
-        hexline = text.replace(" ", "")
-        if any(c not in "0123456789abcdefABCDEF" for c in hexline):
-            sess.collector = None
-            sess.mode = CHAIN_MODE
-            return "%% Bad hex in certificate %s: input ignored\n" % serial
-        count[0] += len(hexline)
-        if count[0] > _MAX_CERT_HEX:
-            sess.collector = None
-            sess.mode = CHAIN_MODE
-            return "%% Certificate %s is larger than %d bytes: input ignored\n" % (serial, _MAX_CERT_HEX // 2)
-        parts.append(hexline)
-        return ""
-
-    s.collector = collect
-    s.mode = HEX_MODE
-    return ""
-
-
-def _install(s, tp, kind, serial, hextext):
-    from binascii import unhexlify
-
-    from upki import x509
-    from upki.errors import PKIError
-
-    try:
-        if len(hextext) % 2:
-            raise ValueError("odd number of hex digits")
-        data = unhexlify(hextext)
-        cert = x509.Certificate(data)
-        got = cert.serial_hex
-    except (PKIError, ValueError) as e:
-        return "%% Certificate %s not installed: %s\n" % (serial, e)
-    if got.lstrip("0") != serial.lstrip("0"):
-        return "%% Certificate serial number %s does not match the %s typed: not installed\n" % (got, serial)
-    if kind == "ca":
-        current = tp.ca_certificates()
-        if any(bytes(c.der) == data for c in current):
-            return ""
-        tp.store_ca_certificates([c.der for c in current] + [data])
-        return ""
-    if kind == "device":
-        kind = _device_kind(s.router, tp, cert)
-    if tp.load(kind) == data:
-        return ""
-    tp.store(kind, data)
-    return ""
-
-
-def _device_kind(router, tp, cert):
-    """cert, cert-sign or cert-encrypt: by which of our key pairs the certificate carries."""
-    from upki.errors import PKIError
-    from upki.keys import KeyStore
-
-    ks = KeyStore(router.nvram)
-    label = tp.key_label() or ""
-    n = cert.modulus
-    for kind, lb in (("cert", label), ("cert-sign", label + "-sign"), ("cert-encrypt", label + "-encrypt")):
-        try:
-            if ks.exists(lb) and ks.load(lb).key.n == n:
-                return kind
-        except PKIError:
-            pass
-    usage = cert.ios_usage
-    return "cert-sign" if usage == "Signature" else "cert-encrypt" if usage == "Encryption" else "cert"
-
-
-@command(CHAIN_MODE, "no certificate")
-def _no_certificate(s, args):
-    args.need(1)
-    args.only(1)
-    tp = s.context
-    serial = args[0].upper().lstrip("0")
-    cas = tp.ca_certificates()
-    keep = [c.der for c in cas if c.serial_hex.lstrip("0") != serial]
-    if len(keep) != len(cas):
-        if keep:
-            tp.store_ca_certificates(keep)
-        else:
-            tp.drop("ca")
-        return ""
-    for kind in _DEVICE_KINDS + ("ra-sign", "ra-encrypt"):
-        c = tp.certificate(kind)
-        if c is not None and c.serial_hex.lstrip("0") == serial:
-            tp.drop(kind)
-            return ""
-    return "%% Certificate %s is not in this chain\n" % args[0]
+            render_chain(tp, lines)
 
 
 def _attach(router):
@@ -535,45 +363,6 @@ def _register_key_hook():
 
 
 _register_key_hook()
-
-
-@command(EXEC, "show crypto ca trustpoints")
-def _show_trustpoints(s, args):
-    # IOS layout: the CA's subject one attribute a line, right-aligned names.
-    from upki.errors import PKIError
-
-    args.only(1)
-    out = []
-    for tp in trustpoint.all():
-        if args and tp.name != args[0]:
-            continue
-        out.append("Trustpoint %s:" % tp.name)
-        try:
-            cas = tp.ca_certificates()
-        except PKIError as e:
-            cas = []
-            out.append("    %% CA certificate record unreadable: %s" % e)
-        if cas:
-            ca = cas[0]  # the issuing CA
-            out.append("    Subject Name:")
-            attrs = str(ca.subject).split(", ")
-            width = max(len(a.split(" = ")[0]) for a in attrs) if attrs else 0
-            for a in attrs:
-                name, _, value = a.partition(" = ")
-                out.append("    " + " " * (width - len(name)) + name + " = " + value)
-            out.append("          Serial Number: %s" % ca.serial_hex)
-            out.append("    Certificate configured.")
-        else:
-            out.append("    Not authenticated: no CA certificate (use crypto ca authenticate %s)" % tp.name)
-        if tp.enrollment_url:
-            out.append("    CEP URL: %s" % tp.enrollment_url)
-        if tp.crl_query:
-            out.append("    CRL query url: %s" % tp.crl_query)
-        out.append("")
-    return "\n".join(out) + ("\n" if out else "")
-
-
-command(EXEC, "show crypto pki trustpoints")(_show_trustpoints)
 
 
 def _load_pending_pollers(router):

@@ -7,6 +7,26 @@
 MODULES = ()
 LAZY = (
     (
+        'upki.cli_exec',
+        (
+            ('exec', 'clock set'),
+            ('exec', 'copy running-config startup-config'),
+            ('exec', 'debug crypto pki'),
+            ('exec', 'no debug all'),
+            ('exec', 'no debug crypto pki'),
+            ('exec', 'reload'),
+            ('exec', 'show clock'),
+            ('exec', 'show debugging'),
+            ('exec', 'show flash'),
+            ('exec', 'show running-config'),
+            ('exec', 'show startup-config'),
+            ('exec', 'show version'),
+            ('exec', 'undebug all'),
+            ('exec', 'write'),
+            ('exec', 'write memory'),
+        ),
+    ),
+    (
         'upki.cli_keys',
         (
             ('exec', 'show crypto key mypubkey rsa'),
@@ -19,13 +39,18 @@ LAZY = (
     (
         'upki.cli_ca',
         (
+            ('config', 'crypto ca trustpoint'),
+            ('config', 'crypto pki trustpoint'),
+            ('config', 'no crypto ca trustpoint'),
+        ),
+    ),
+    (
+        'upki.cli_chain',
+        (
             ('exec', 'show crypto ca trustpoints'),
             ('exec', 'show crypto pki trustpoints'),
             ('config', 'crypto ca certificate chain'),
-            ('config', 'crypto ca trustpoint'),
             ('config', 'crypto pki certificate chain'),
-            ('config', 'crypto pki trustpoint'),
-            ('config', 'no crypto ca trustpoint'),
         ),
     ),
     (
