@@ -231,6 +231,7 @@ def _auto_enroll(tp, s, args):
         else:
             raise Invalid(i)
     tp.auto_enroll = (percent, regenerate)
+    __import__("upki.autoenroll")  # the engine runs from the background task list
 
 
 @tp_command("fingerprint")
@@ -368,6 +369,12 @@ _register_key_hook()
 def _load_pending_pollers(router):
     # A SCEP request left PENDING before a reboot is polled by the enrollment
     # module's background task: load it when some trustpoint has one.
+    # Auto-enroll finishes (or drops) a key/certificate swap a power cut
+    # interrupted before anything uses the keys.
+    if any(tp.auto_enroll is not None or tp.has("swap") for tp in trustpoint.all()):
+        from upki import autoenroll
+
+        autoenroll.recover(router)
     for tp in trustpoint.all():
         if tp.has("pending"):
             __import__("upki.cli_enroll")

@@ -42,6 +42,10 @@ def section_at(order):
 #                   return quickly.
 boot_hooks = []
 background = []
+# fn(router): run by `write memory` (Router.save) before startup-config is
+# written (auto-enroll installs a certificate held back while a configuration
+# session was open).
+save_hooks = []
 # fn(router): run when a Router is made, before startup-config is replayed
 # (feature modules bind their per-router state here). Use on_attach(), which
 # also serves a module imported later, on first use of one of its commands.
@@ -107,6 +111,8 @@ class Router:
         return "\n".join(lines) + "\n"
 
     def save(self):
+        for fn in save_hooks:
+            fn(self)
         self.nvram.write(STARTUP, self.render())
         self.modified = False
 

@@ -300,22 +300,24 @@ def cert_kind(pair):
     return {"signature": "cert-sign", "encryption": "cert-encrypt"}.get(pair.usage, "cert")
 
 
-def request(tp, router, pair, csr_der, caps=None, log=None):
+def request(tp, router, pair, csr_der, caps=None, log=None, kind=None):
     """Send the enrollment request for key pair `pair` (a keys.KeyPair) and
-    csr_der; returns (status, certificate or Transaction or CertRep)."""
+    csr_der; returns (status, certificate or Transaction or CertRep).
+    kind: the NVRAM record the granted certificate goes to (default
+    cert_kind(pair); auto-enroll stages it under another kind)."""
     now = router.clock.require_trusted("enrollment")
     log = log or router.log
     if caps is None:
         caps = get_ca_caps(tp)
     key = pair.key
-    kind = cert_kind(pair)
+    current = tp.certificate(cert_kind(pair))
+    kind = kind or cert_kind(pair)
     subject_der, _spki = scep.csr_parts(csr_der)
     t0 = time.ticks_ms()
-    current = tp.certificate(kind)
     if current is not None:
         n, e = current.rsa_public_numbers()
-        if n != key.n or e != key.e:
-            current = None  # issued for another key: of no use to sign with
+        if n != key.n or e != key.e or not current.valid_at(now):
+            current = None  # for another key, or expired: of no use to sign with
     if current is not None and caps.renewal:
         mt, signer = scep.RENEWAL_REQ, bytes(current.der)
     elif current is not None:
@@ -391,12 +393,14 @@ def cancel(tp):
     return tp.drop("pending")
 
 
-def enroll_configured(tp, router, log=None):
+def enroll_configured(tp, router, log=None, pairs=None, kinds=None):
     """Enroll without a prompt (auto-enroll, scripts): every answer comes from
     the trustpoint (password, serial-number, ip-address; fqdn or
     hostname.domain), the key pairs must exist (general, or LABEL-sign and
     LABEL-encrypt).  Returns [(status, result)] for the requests sent, in
-    order, stopping at the first one not granted (one pending per trustpoint)."""
+    order, stopping at the first one not granted (one pending per trustpoint).
+    pairs: the keys.KeyPairs to enroll instead of the trustpoint's; kinds:
+    the NVRAM record each certificate goes to (auto-enroll stages them)."""
     from binascii import hexlify
 
     from upki import csr
@@ -410,7 +414,9 @@ def enroll_configured(tp, router, log=None):
         raise SCEPError("a certificate request for trustpoint %s is already pending" % tp.name)
     store = KeyStore(router.nvram)
     label = tp.key_label()
-    if store.exists(label):
+    if pairs is not None:
+        pass
+    elif store.exists(label):
         pairs = [store.load(label)]
     else:
         pairs = [store.load(label + "-sign"), store.load(label + "-encrypt")]
@@ -419,15 +425,18 @@ def enroll_configured(tp, router, log=None):
     caps = get_ca_caps(tp)
     usage = {"general": "general-purpose", "signature": "signature", "encryption": "encryption"}
     out = []
-    for pair in pairs:
+    for i in range(len(pairs)):
         import gc
+
+        pair = pairs[i]
 
         gc.collect()
         request_der = csr.ios_request(
             pair.key, fqdn=tp.fqdn or router.fqdn(), subject_name=tp.subject_name,
             serial_number=serial, ip_address=ip, challenge_password=tp.password or None,
             hash_name=caps.hash_name, usage=usage.get(pair.usage, "general-purpose"))
-        status, result = request(tp, router, pair, request_der, caps, log)
+        status, result = request(tp, router, pair, request_der, caps, log,
+                                 kinds[i] if kinds else None)
         out.append((status, result))
         if status != scep.SUCCESS:
             break

@@ -406,6 +406,8 @@ def _show_timers(s, args):
             timers.append((idx.info.next_update - now, "CRL " + (idx.info.source or name)))
     for tp in trustpoint.all():
         timers.extend(_cert_timers(tp, now))
+        for fn in timer_hooks:
+            timers.extend(fn(tp, now))
     timers.sort()
     for left, what in timers:
         lines.append("|  %s %s" % (_left(left), what))
@@ -415,6 +417,10 @@ def _show_timers(s, args):
 
 
 command(EXEC, "show crypto pki timers")(_show_timers)
+
+
+# fn(trustpoint, now) -> [(seconds left, what)]: more timers (auto-enroll's RETRY).
+timer_hooks = []
 
 
 def _cert_timers(tp, now):
@@ -431,7 +437,7 @@ def _cert_timers(tp, now):
             continue
         label = tp.name if kind == "cert" else "%s (%s)" % (tp.name, kind[5:])
         if tp.auto_enroll:
-            percent = tp.auto_enroll[0] or 80
+            percent = tp.auto_enroll[0] or 100  # IOS: no PERCENT renews at expiry
             out.append((nb + (na - nb) * percent // 100 - now, "RENEW " + label))
         out.append((na - now, "EXPIRE " + label))
     return out

@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: MIT
+"""Helpers of the auto-enroll tests: a flash image with a pre-shipped startup-config,
+the simulated board on a pipe (Console), and checks of what the image holds."""
+
+import os
+import queue
+import re
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from host_tools.upki_host.nvimage import Image
+from mpy import BOARD_RUN, ROOT, mpy_env, run_micropython
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def key_record(key_file="rsa_1024_pkcs8.der", usage="general"):
+    head = ("upki-key usage=%s exportable=0 generated=0 trusted=0\n" % usage).encode()
+    return head + (DATA / key_file).read_bytes()
+
+
+def hexlines(der):
+    h = der.hex().upper()
+    words = [h[i : i + 8] for i in range(0, len(h), 8)]
+    return ["  " + " ".join(words[i : i + 8]) for i in range(0, len(words), 8)]
+
+
+def ca_chain_lines(name, ca_cert):
+    der = ca_cert.public_bytes(serialization.Encoding.DER)
+    serial = "%X" % ca_cert.serial_number
+    if len(serial) % 2:
+        serial = "0" + serial
+    return ["crypto ca certificate chain " + name, " certificate ca " + serial,
+            *hexlines(der), "  quit", "!"]
+
+
+def trustpoint_lines(name, url, auto="auto-enroll 70", keypair=None, retry="2s", count=None,
+                     extra=()):
+    lines = ["crypto ca trustpoint " + name, " enrollment url " + url,
+             " enrollment retry period " + retry]
+    if count is not None:
+        lines.append(" enrollment retry count %d" % count)
+    lines += [" password s3cret", " serial-number none", " ip-address none"]
+    if keypair:
+        lines.append(" rsakeypair " + keypair)
+    lines += list(extra)
+    if auto:
+        lines.append(" " + auto)
+    lines.append("!")
+    return lines
+
+
+def startup_config(ntp_port, trustpoints):
+    """trustpoints: [(trustpoint lines, CA chain lines)]."""
+    lines = ["hostname r1", "ip domain-name lab.test", "!"]
+    for tp_lines, chain in trustpoints:
+        lines += tp_lines
+    for tp_lines, chain in trustpoints:
+        lines += chain
+    lines += ["ntp server 127.0.0.1 port %d" % ntp_port, "!", "end"]
+    return "\n".join(lines) + "\n"
+
+
+def make_image(path, config, keys=()):
+    """A flash image with startup-config and key records [(label, record bytes)]."""
+    image = Image()
+    image.write("startup-config", config.encode())
+    for label, rec in keys:
+        image.write("rsa/" + label, rec)
+    image.save(path)
+    return path
+
+
+def records(path):
+    return set(Image.load(path).names())
+
+
+def record(path, name):
+    return Image.load(path).read(name)
+
+
+def cert_of(path, kind="cert", tp="lab"):
+    return x509.load_der_x509_certificate(record(path, "tp/%s/%s" % (tp, kind)))
+
+
+def key_of(path, label):
+    data = record(path, "rsa/" + label)
+    return serialization.load_der_private_key(data[data.index(b"\n") + 1 :], None)
+
+
+def same_key(cert, key):
+    return cert.public_key().public_numbers() == key.public_key().public_numbers()
+
+
+def scep_ops(server, op):
+    return [line for line in server.log if op in line]
+
+
+class Console:
+    """The simulated board on a pipe, driven line by line; `reload` boots it again."""
+
+    def __init__(self, image, env=None):
+        self.p = subprocess.Popen(
+            [str(BOARD_RUN), str(image)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, env=mpy_env(env))
+        self.q = queue.Queue()
+        self.text = ""
+        self.pos = 0
+        threading.Thread(target=self._reader, daemon=True).start()
+
+    def _reader(self):
+        while True:
+            data = os.read(self.p.stdout.fileno(), 4096)
+            if not data:
+                self.q.put(None)
+                return
+            self.q.put(data.decode(errors="replace"))
+
+    def _pump(self, timeout):
+        try:
+            chunk = self.q.get(timeout=timeout)
+        except queue.Empty:
+            return True
+        if chunk is None:
+            return False
+        self.text += chunk
+        return True
+
+    def send(self, *lines):
+        for line in lines:
+            self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+
+    def expect(self, pattern, timeout=30, nudge=0.5):
+        """Wait for pattern after the last match, sending an empty line every `nudge`
+        seconds meanwhile (a scripted console runs its background tasks once a line)."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while True:
+            m = rx.search(self.text, self.pos)
+            if m:
+                self.pos = m.end()
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r within %ss; board said:\n%s"
+                                     % (pattern, timeout, self.text[self.pos :][-4000:]))
+            if nudge and time.monotonic() - last >= nudge:
+                self.send("")
+                last = time.monotonic()
+            if not self._pump(0.1) and self.p.poll() is not None:
+                m = rx.search(self.text, self.pos)
+                if m:
+                    self.pos = m.end()
+                    return m
+                raise AssertionError("board ended before %r:\n%s"
+                                     % (pattern, self.text[self.pos :][-4000:]))
+
+    def quiet(self, seconds, nudge=0.5):
+        """Nudge the console for `seconds`; returns what it printed meanwhile."""
+        start = len(self.text)
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.send("")
+            t = time.monotonic() + nudge
+            while time.monotonic() < t:
+                self._pump(0.05)
+        return self.text[start:]
+
+    def close(self, timeout=30):
+        try:
+            self.p.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        while self._pump(0.05):
+            if self.q.empty() and self.p.poll() is not None:
+                break
+        assert "Traceback" not in self.text and "Internal error" not in self.text, \
+            self.text[-3000:]
+        assert "%SYS-3-TASK" not in self.text, self.text[-3000:]
+        return self.text
+
+
+def port_snippet(code, image, cut_after=0, timeout=120):
+    """Run code on the Unix port with the board's modules and `b` = Board(image) mounted."""
+    env = {"MICROPYPATH": "%s:%s:.frozen" % (ROOT / "firmware", ROOT / "boards" / "unix")}
+    head = "from board import Board\nb = Board(%r, cut_after=%d)\nb.mount()\n" % (
+        str(image), cut_after)
+    return run_micropython(["-c", head + code], env=env, timeout=timeout)
