@@ -67,3 +67,109 @@ def test_first_enrollment_after_boot_once_ntp_syncs(tmp_path, ts):
         assert not [n for n in records(img) if n.endswith(".new") or n.endswith("/swap")]
         # no prompt was ever shown: auto-enrollment asks nothing
         assert "[yes/no]" not in out
+
+
+def _enroll_then_travel(tmp_path, ts, server, hours, auto="auto-enroll 70", before_travel=None):
+    """Boot, let auto-enroll get the first certificate (1 day), then move the lab time
+    server `hours` ahead, make the CA issue 30-day certificates, and reload: the board's
+    trusted clock is now there. Returns (console, image, first certificate)."""
+    img = lab_image(tmp_path, server, ts, auto=auto)
+    c = Console(img)
+    c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate")
+    c.send("write memory")
+    c.expect(r"\[OK\]")
+    first = c.text
+    server.responder.days = 30
+    if before_travel:
+        before_travel()
+    ts.set_offset(hours * HOUR)
+    c.send("reload")
+    c.expect("System Bootstrap")
+    c.expect(r"%NTP-5-SYNC: clock synchronized")
+    return c, img, first
+
+
+def _serial(text):
+    return re.findall(r"new certificate \(serial (\w+)\) installed", text)[-1]
+
+
+def test_renewal_at_percent_after_time_travel_is_a_renewal_request(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
+        c, img, first = _enroll_then_travel(tmp_path, ts, server, 17.5)
+        try:
+            c.expect(r"%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab")
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial (\w+)\) "
+                     r"installed\n")
+            c.send("show crypto ca timers")
+            m = c.expect(r"PKI Timers\n(\|.*\n)+")
+            later = c.quiet(2)
+        finally:
+            out = c.close()
+        assert "with a new key pair" not in out
+        assert len(scep_ops(server, "RenewalReq")) == 1, server.log
+        assert len(scep_ops(server, "PKCSReq")) == 1, server.log  # the first enrollment only
+        cert = cert_of(img)
+        assert "%X" % cert.serial_number == _serial(out).lstrip("0")
+        assert _serial(out) != _serial(first)
+        assert same_key(cert, key_of(img, "r1key"))  # renewed for the same key
+        life = cert.not_valid_after_utc - cert.not_valid_before_utc
+        assert life.days == 30
+        # 70 % of 30 days less the 17.5 h the board's clock is ahead: about 20d
+        assert re.search(r"\|\s+ 20d\d\dh RENEW lab", m.group(0)), m.group(0)
+        assert "AUTOENROLL" not in later and "CERTRENEWAUTO" not in later
+
+
+def test_regenerate_makes_a_new_key_and_swaps_it_in(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
+        c, img, first = _enroll_then_travel(tmp_path, ts, server, 17.5,
+                                            auto="auto-enroll 70 regenerate")
+        old_key = key_of(img, "r1key")
+        try:
+            c.expect(r"%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab")
+            c.expect(r"%CRYPTO-6-AUTOGEN: Generating a new 1024 bit RSA key pair r1key\.new")
+            c.expect(r"% Generating 1024 bit RSA keys, keys will be non-exportable\.\.\.[.+]*"
+                     r"\[OK\] \(elapsed time was \d+ seconds\)")
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial \w+\) "
+                     r"installed with a new key pair")
+            c.send("show crypto key mypubkey rsa")
+            c.expect(r"Key name: r1key\n")
+        finally:
+            c.close()
+        new_key = key_of(img, "r1key")
+        assert new_key.private_numbers() != old_key.private_numbers()
+        cert = cert_of(img)
+        assert same_key(cert, new_key)
+        assert not [n for n in records(img) if n.endswith(".new") or n.endswith("/swap")]
+        assert len(scep_ops(server, "PKCSReq")) == 2, server.log  # a new key: a new request
+
+
+def test_expired_certificate_is_re_enrolled(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
+        c, img, first = _enroll_then_travel(tmp_path, ts, server, 25)
+        try:
+            c.expect(r"%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab")
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate")
+        finally:
+            out = c.close()
+        assert _serial(out) != _serial(first)
+        # an expired certificate cannot sign a RenewalReq: a PKCSReq with the same key
+        assert len(scep_ops(server, "PKCSReq")) == 2 and not scep_ops(server, "RenewalReq")
+        assert same_key(cert_of(img), key_of(img, "r1key"))
+
+
+def test_revoked_certificate_is_not_renewed(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
+        def revoke():
+            serial = [r for r in server.ca.requests() if r.get("serial")][0]["serial"]
+            server.revoke(serial, "keyCompromise")
+
+        c, img, first = _enroll_then_travel(tmp_path, ts, server, 17.5, before_travel=revoke)
+        try:
+            c.expect(r"%PKI-3-CERTIFICATE_REVOKED: Certificate \(serial 02\) of trustpoint lab "
+                     r"is revoked by its CA \(CRL\); it will not be renewed")
+            later = c.quiet(3)
+        finally:
+            c.close()
+        assert "CERTRENEWAUTO" not in later and "CERT_INSTALL" not in later
+        assert not scep_ops(server, "RenewalReq") and len(scep_ops(server, "PKCSReq")) == 1
+        assert scep_ops(server, "CRL"), server.log
