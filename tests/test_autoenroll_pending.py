@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: MIT
+"""Auto-enrollment against a lab CA that answers PENDING: the certificate held back
+(%CRYPTO-4-NOAUTOSAVE) while a configuration session is open, installed by `write
+memory`; the retry period and count of the polls honoured, then auto-enroll stops."""
+
+import re
+import time
+
+import pytest
+
+import labca_peer
+from autoenroll_board import (Console, ca_chain_lines, cert_of, key_of, key_record, make_image,
+                              records, same_key, scep_ops, startup_config, trustpoint_lines)
+from host_tools.upki_host.timeserver import TimeServer
+
+
+@pytest.fixture
+def ts():
+    with TimeServer() as server:
+        yield server
+
+
+def lab_image(tmp_path, server, ts, count=None):
+    cfg = startup_config(ts.port, [(
+        trustpoint_lines("lab", server.url, keypair="r1key 1024", count=count),
+        ca_chain_lines("lab", server.ca.ca_cert))])
+    return make_image(tmp_path / "b.img", cfg, [("r1key", key_record())])
+
+
+def test_noautosave_while_a_configuration_session_is_open(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", manual=True) as server:
+        img = lab_image(tmp_path, server, ts)
+        c = Console(img)
+        try:
+            c.expect(r"CRYPTO_PKI: status = 102: certificate request pending")
+            c.send("configure terminal")
+            c.expect(r"\(config\)#")
+            server.approve(server.pending()[0]["id"])
+            c.expect(r"%CRYPTO-6-CERTRET: Certificate received from Certificate Authority")
+            c.expect(r'%CRYPTO-4-NOAUTOSAVE: Configuration was modified.  Issue "write memory" '
+                     r'to save new certificate')
+            c.send("end")
+            held = c.quiet(1.5)
+            c.send("show crypto ca certificates")
+            shown = c.expect(r"show crypto ca certificates\n((.*\n)*?)r1#").group(1)
+            c.send("write memory")
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial \w+\) "
+                     r"installed")
+            c.expect(r"\[OK\]")
+            c.send("show crypto ca certificates")
+            c.expect(r"Certificate\n  Status: Available\n")
+        finally:
+            c.close()
+        assert "NOAUTOSAVE" not in held and "CERT_INSTALL" not in held  # held until saved
+        assert not shown.startswith("Certificate\n"), shown  # only the CA certificate
+        assert "CA Certificate" in shown
+        assert same_key(cert_of(img), key_of(img, "r1key"))
+        assert not [n for n in records(img) if n.endswith(".new")]
+        assert len(scep_ops(server, "PKCSReq")) == 1
+
+
+def test_retry_period_and_count_against_a_pending_ca(tmp_path, ts):
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", manual=True) as server:
+        stamps = []
+        log = server._log
+
+        def stamped(line):
+            stamps.append((time.monotonic(), line))
+            log(line)
+
+        server._log = stamped
+        img = lab_image(tmp_path, server, ts, count=3)
+        c = Console(img)
+        try:
+            c.expect(r"CRYPTO_PKI: status = 102: certificate request pending")
+            c.expect(r"%CRYPTO-6-CERTREJ: Certificate enrollment for trustpoint lab gave up: "
+                     r"no answer from the CA after 3 polls", timeout=30)
+            c.expect(r"%CRYPTO-4-AUTOENROLL_FAIL: The certificate request of trustpoint lab "
+                     r"was not granted; auto-enrollment stops")
+            later = c.quiet(3)
+        finally:
+            c.close()
+        assert "PKCSReq" not in later and "AUTOENROLL" not in later
+        ops = [(t, line) for t, line in stamps if "PKCSReq" in line or "CertPoll" in line]
+        assert [("PKCSReq" in line) for t, line in ops] == [True, False, False, False], ops
+        gaps = [b[0] - a[0] for a, b in zip(ops, ops[1:])]
+        assert all(1.8 <= g < 4.5 for g in gaps), gaps  # enrollment retry period 2s
+        assert "tp/lab/cert" not in records(img) and "tp/lab/pending" not in records(img)
