@@ -81,6 +81,12 @@ _lazy = []
 
 
 def lazy(module, entries):
+    # Idempotent: a second boot in the same process (tests, fuzzing) adds nothing,
+    # and a module already imported has its commands in the tree.
+    import sys
+
+    if module in sys.modules or any(e[0] == module for e in _lazy):
+        return
     _lazy.append((module, entries))
 
 
