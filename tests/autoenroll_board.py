@@ -62,7 +62,9 @@ def startup_config(ntp_port, trustpoints):
         lines += tp_lines
     for tp_lines, chain in trustpoints:
         lines += chain
-    lines += ["ntp server 127.0.0.1 port %d" % ntp_port, "!", "end"]
+    if ntp_port:
+        lines += ["ntp server 127.0.0.1 port %d" % ntp_port, "!"]
+    lines.append("end")
     return "\n".join(lines) + "\n"
 
 
