@@ -528,20 +528,21 @@ def console(board, interactive=True, stream=None):
 
     session.ask = ask
     session.emit = write
-    poller = None
-    if interactive:
-        import select
+    import select
 
-        poller = select.poll()
-        poller.register(stream, select.POLLIN)
+    poller = select.poll()
+    poller.register(stream, select.POLLIN)
     while True:
         router.run_background()
-        if poller is not None:
-            # Idle at the prompt: keep background work going until a key is typed.
-            write(session.prompt())
+        if not poller.poll(0):
+            # Idle at the prompt: keep background work (NTP, polls, renewals) going
+            # until a line arrives, on a terminal or from a script fed slowly.
+            if interactive:
+                write(session.prompt())
             while not poller.poll(1000):
                 router.run_background()
-            write("\r")
+            if interactive:
+                write("\r")
         line = read_line(session.prompt())
         if line is None:
             return "exit"
