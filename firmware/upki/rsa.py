@@ -11,9 +11,11 @@
 # check the result against the public key before releasing it, so that a
 # fault (a glitch, a bit flip in RAM) cannot leak a factor of n.
 #
-# `der` is imported by the functions that encode or decode, not at the top:
-# key generation and signing do not need it, and as .mpy on a 64 KB heap its
-# ~18 KB would crowd out the key-generation sieve.
+# Nothing DER is imported at the top: key generation and signing do not need
+# it.  A public key is written with upki.derwrite alone (a CSR right after key
+# generation); reading keys, PEM and private-key DER are in upki.rsacodec
+# (with the DER reader), loaded by the methods that need them.  As .mpy on a
+# 64 KB heap every KB of loaded code crowds out the key-generation sieve.
 import os
 
 from micropython import const
@@ -27,7 +29,6 @@ DEFAULT_BITS = const(2048)
 MAX_MODULUS_BITS = const(16384)  # the largest key we verify with (peers' keys)
 E = const(65537)
 
-_OID_RSA = "1.2.840.113549.1.1.1"
 # AlgorithmIdentifier { rsaEncryption, NULL }
 _ALG_RSA = b"\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00"
 
@@ -135,69 +136,22 @@ def generate(bits=DEFAULT_BITS, progress=None, randbytes=os.urandom, cancel=None
 
 
 # ---------------------------------------------------------------- encodings
+# PEM, PKCS#1, PKCS#8 and SubjectPublicKeyInfo reading, and private-key
+# writing, live in upki.rsacodec, loaded by the methods below that need them:
+# key generation, signing and a CSR's public key never load it.
 
 
 def _pem_encode(label, data):
-    from binascii import b2a_base64
+    from upki import rsacodec
 
-    lines = ["-----BEGIN %s-----\n" % label]
-    mv = memoryview(data)
-    for i in range(0, len(data), 48):
-        lines.append(b2a_base64(mv[i : i + 48]).decode())
-    lines.append("-----END %s-----\n" % label)
-    return "".join(lines)
+    return rsacodec.pem_encode(label, data)
 
 
 def pem_decode(text, labels):
     """(label, DER) from the first PEM block whose label is one of labels."""
-    from binascii import a2b_base64
+    from upki import rsacodec
 
-    if isinstance(text, (bytes, bytearray, memoryview)):
-        text = bytes(text).decode()
-    for label in labels:
-        begin = "-----BEGIN %s-----" % label
-        i = text.find(begin)
-        if i < 0:
-            continue
-        end = "-----END %s-----" % label
-        j = text.find(end, i)
-        if j < 0:
-            raise ValueError("PEM %s has no END line" % label)
-        body = text[i + len(begin) : j]
-        if ":" in body:
-            raise ValueError("encrypted PEM (Proc-Type headers) is not supported")
-        return label, a2b_base64("".join(body.split()))
-    raise ValueError("no PEM block labelled %s" % " or ".join(labels))
-
-
-def _read_uints(buf, start, end, count, what):
-    # `count` non-negative INTEGERs filling buf[start:end] exactly
-    from upki import der
-
-    out = []
-    pos = start
-    for _ in range(count):
-        s, e = der.expect(buf, pos, end, der.INTEGER)
-        out.append(_os2ip(der.decode_uint_bytes(buf, s, e)))
-        pos = e
-    if pos != end:
-        raise der.DERError("%s: %d unexpected bytes at offset %d" % (what, end - pos, pos))
-    return out
-
-
-def _check_alg(buf, start, end):
-    # AlgorithmIdentifier must be rsaEncryption, parameters NULL or absent
-    from upki import der
-
-    s, e = der.expect(buf, start, end, der.OID)
-    alg = der.decode_oid(buf, s, e)
-    if alg != _OID_RSA:
-        raise der.DERError("key algorithm %s is not rsaEncryption" % alg)
-    if e != end:
-        t, s2, e2 = der.read_tlv(buf, e, end)
-        if t != der.NULL or e2 != end:
-            raise der.DERError("rsaEncryption parameters must be NULL")
-        der.decode_null(buf, s2, e2)
+    return rsacodec.pem_decode(text, labels)
 
 
 # ---------------------------------------------------------------- public key
@@ -295,21 +249,9 @@ class PublicKey:
         """A public key from SubjectPublicKeyInfo or PKCS#1 RSAPublicKey DER
         (told apart by their structure; from_spki_der and from_pkcs1_der are
         the same function)."""
-        from upki import der
+        from upki import rsacodec
 
-        buf = memoryview(data)
-        _, s, e = der.read_single(buf, der.SEQUENCE)
-        t, as_, ae = der.read_tlv(buf, s, e)
-        if t == der.SEQUENCE:
-            # SubjectPublicKeyInfo { AlgorithmIdentifier, BIT STRING { RSAPublicKey } }
-            _check_alg(buf, as_, ae)
-            bs, be = der.expect(buf, ae, e, der.BIT_STRING)
-            if be != e:
-                raise der.DERError("SubjectPublicKeyInfo: trailing data at offset %d" % be)
-            buf = der.decode_bit_string_bytes(buf, bs, be)
-            _, s, e = der.read_single(buf, der.SEQUENCE)
-        n, e_ = _read_uints(buf, s, e, 2, "RSAPublicKey")
-        return cls(n, e_)
+        return cls(*rsacodec.public_numbers(data))
 
     from_spki_der = from_der
     from_pkcs1_der = from_der
@@ -422,25 +364,15 @@ class PrivateKey:
 
     def to_pkcs1_der(self):
         """RSAPrivateKey (PKCS#1, version 0, two primes)."""
-        from upki import der
-        return der.encode_sequence(
-            b"\x02\x01\x00",
-            der.encode_int(self.n),
-            der.encode_int(self.e),
-            der.encode_int(self.d),
-            der.encode_int(self.p),
-            der.encode_int(self.q),
-            der.encode_int(self.dp),
-            der.encode_int(self.dq),
-            der.encode_int(self.qinv),
-        )
+        from upki import rsacodec
+
+        return rsacodec.private_pkcs1_der(self)
 
     def to_pkcs8_der(self):
         """PrivateKeyInfo (PKCS#8, unencrypted) wrapping the PKCS#1 key."""
-        from upki import der
-        return der.encode_sequence(
-            b"\x02\x01\x00", _ALG_RSA, der.encode_octet_string(self.to_pkcs1_der())
-        )
+        from upki import rsacodec
+
+        return rsacodec.private_pkcs8_der(self)
 
     def to_pem(self, pkcs8=True):
         """PEM text: 'PRIVATE KEY' (PKCS#8) or 'RSA PRIVATE KEY' (PKCS#1)."""
@@ -453,32 +385,9 @@ class PrivateKey:
         """A private key from PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER
         (told apart by their structure; from_pkcs8_der and from_pkcs1_der are
         the same function).  The numbers are checked for consistency."""
-        from upki import der
+        from upki import rsacodec
 
-        buf = memoryview(data)
-        for _ in range(2):
-            _, s, e = der.read_single(buf, der.SEQUENCE)
-            vs, ve = der.expect(buf, s, e, der.INTEGER)
-            version = der.decode_int(buf, vs, ve)
-            t, as_, ae = der.read_tlv(buf, ve, e)
-            if t != der.SEQUENCE:
-                break
-            # PrivateKeyInfo { version, AlgorithmIdentifier, OCTET STRING { RSAPrivateKey },
-            # [0] attributes, [1] public key (PKCS#8 v2): the last two not needed }
-            if version not in (0, 1):
-                raise der.DERError("PrivateKeyInfo: unknown version %d" % version)
-            _check_alg(buf, as_, ae)
-            os_, oe = der.expect(buf, ae, e, der.OCTET_STRING)
-            for t, _, _ in der.children(buf, oe, e):
-                if t & 0xC0 != 0x80:
-                    raise der.DERError("PrivateKeyInfo: unexpected %s" % der.tag_name(t))
-            buf = buf[os_:oe]
-        else:
-            raise der.DERError("RSAPrivateKey expected inside PrivateKeyInfo")
-        if version != 0:
-            raise der.DERError("RSAPrivateKey version %d (multi-prime) is not supported" % version)
-        n, e_, d, p, q, dp, dq, qinv = _read_uints(buf, ve, e, 8, "RSAPrivateKey")
-        key = cls(n, e_, d, p, q, dp, dq, qinv)
+        key = cls(*rsacodec.private_numbers(data))
         key.check()
         return key
 
