@@ -12,9 +12,9 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from mpy import BOARD_RUN, ROOT, mpy_env, run_micropython
 
 from host_tools.upki_host.nvimage import Image
-from mpy import BOARD_RUN, ROOT, mpy_env, run_micropython
 
 DATA = Path(__file__).resolve().parent / "data"
 

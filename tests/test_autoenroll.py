@@ -6,13 +6,23 @@ re-enrolled, a revoked one not renewed, NOAUTOSAVE while a configuration session
 open, and the retry period and count against a CA that answers PENDING."""
 
 import re
-import time
-
-import pytest
 
 import labca_peer
-from autoenroll_board import (Console, ca_chain_lines, cert_of, key_of, key_record, make_image,
-                              records, same_key, scep_ops, startup_config, trustpoint_lines)
+import pytest
+from autoenroll_board import (
+    Console,
+    ca_chain_lines,
+    cert_of,
+    key_of,
+    key_record,
+    make_image,
+    records,
+    same_key,
+    scep_ops,
+    startup_config,
+    trustpoint_lines,
+)
+
 from host_tools.upki_host.timeserver import TimeServer
 
 HOUR = 3600
@@ -64,7 +74,7 @@ def test_first_enrollment_after_boot_once_ntp_syncs(tmp_path, ts):
         assert same_key(cert, key_of(img, "r1key"))
         assert cert.issuer == server.ca.ca_cert.subject
         assert {"tp/lab/cert", "tp/lab/ca", "rsa/r1key"} <= records(img)
-        assert not [n for n in records(img) if n.endswith(".new") or n.endswith("/swap")]
+        assert not [n for n in records(img) if n.endswith((".new", "/swap"))]
         # no prompt was ever shown: auto-enrollment asks nothing
         assert "[yes/no]" not in out
 
@@ -121,8 +131,8 @@ def test_renewal_at_percent_after_time_travel_is_a_renewal_request(tmp_path, ts)
 
 def test_regenerate_makes_a_new_key_and_swaps_it_in(tmp_path, ts):
     with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
-        c, img, first = _enroll_then_travel(tmp_path, ts, server, 17.5,
-                                            auto="auto-enroll 70 regenerate")
+        c, img, _first = _enroll_then_travel(tmp_path, ts, server, 17.5,
+                                             auto="auto-enroll 70 regenerate")
         old_key = key_of(img, "r1key")
         try:
             c.expect(r"%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab")
@@ -139,7 +149,7 @@ def test_regenerate_makes_a_new_key_and_swaps_it_in(tmp_path, ts):
         assert new_key.private_numbers() != old_key.private_numbers()
         cert = cert_of(img)
         assert same_key(cert, new_key)
-        assert not [n for n in records(img) if n.endswith(".new") or n.endswith("/swap")]
+        assert not [n for n in records(img) if n.endswith((".new", "/swap"))]
         assert len(scep_ops(server, "PKCSReq")) == 2, server.log  # a new key: a new request
 
 
@@ -160,10 +170,11 @@ def test_expired_certificate_is_re_enrolled(tmp_path, ts):
 def test_revoked_certificate_is_not_renewed(tmp_path, ts):
     with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
         def revoke():
-            serial = [r for r in server.ca.requests() if r.get("serial")][0]["serial"]
+            serial = next(r for r in server.ca.requests() if r.get("serial"))["serial"]
             server.revoke(serial, "keyCompromise")
 
-        c, img, first = _enroll_then_travel(tmp_path, ts, server, 17.5, before_travel=revoke)
+        c, _img, _first = _enroll_then_travel(tmp_path, ts, server, 17.5,
+                                              before_travel=revoke)
         try:
             c.expect(r"%PKI-3-CERTIFICATE_REVOKED: Certificate \(serial 02\) of trustpoint lab "
                      r"is revoked by its CA \(CRL\); it will not be renewed")

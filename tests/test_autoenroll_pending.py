@@ -3,14 +3,25 @@
 (%CRYPTO-4-NOAUTOSAVE) while a configuration session is open, installed by `write
 memory`; the retry period and count of the polls honoured, then auto-enroll stops."""
 
-import re
+import itertools
 import time
 
-import pytest
-
 import labca_peer
-from autoenroll_board import (Console, ca_chain_lines, cert_of, key_of, key_record, make_image,
-                              records, same_key, scep_ops, startup_config, trustpoint_lines)
+import pytest
+from autoenroll_board import (
+    Console,
+    ca_chain_lines,
+    cert_of,
+    key_of,
+    key_record,
+    make_image,
+    records,
+    same_key,
+    scep_ops,
+    startup_config,
+    trustpoint_lines,
+)
+
 from host_tools.upki_host.timeserver import TimeServer
 
 
@@ -83,6 +94,6 @@ def test_retry_period_and_count_against_a_pending_ca(tmp_path, ts):
         assert "PKCSReq" not in later and "AUTOENROLL" not in later
         ops = [(t, line) for t, line in stamps if "PKCSReq" in line or "CertPoll" in line]
         assert [("PKCSReq" in line) for t, line in ops] == [True, False, False, False], ops
-        gaps = [b[0] - a[0] for a, b in zip(ops, ops[1:])]
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(ops)]
         assert all(1.8 <= g < 4.5 for g in gaps), gaps  # enrollment retry period 2s
         assert "tp/lab/cert" not in records(img) and "tp/lab/pending" not in records(img)

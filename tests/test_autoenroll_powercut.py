@@ -9,8 +9,19 @@ import shutil
 import time
 
 import labca_peer
-from autoenroll_board import (Console, ca_chain_lines, cert_of, key_of, key_record, make_image,
-                              port_snippet, records, same_key, startup_config, trustpoint_lines)
+from autoenroll_board import (
+    Console,
+    ca_chain_lines,
+    cert_of,
+    key_of,
+    key_record,
+    make_image,
+    port_snippet,
+    records,
+    same_key,
+    startup_config,
+    trustpoint_lines,
+)
 
 BOOT = """
 import json
@@ -102,7 +113,7 @@ def test_regenerate_swap_survives_a_power_cut_at_every_write(tmp_path):
             assert cert.serial_number == old_cert.serial_number, cut
             assert key.private_numbers() == old_key.private_numbers(), cut
             outcomes[cut] = "old"
-        left = [n for n in records(run) if n.endswith(".new") or n.endswith("/swap")]
+        left = [n for n in records(run) if n.endswith((".new", "/swap"))]
         assert not left, (cut, left)
     # early cuts fall before the journal (old identity), late ones after it (new)
     seq = [outcomes[k] for k in sorted(outcomes)]
