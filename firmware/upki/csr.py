@@ -254,6 +254,9 @@ def build(
         private_key.public_key().to_spki_der(),
         der.encode_context(0, attributes),
     )
+    import gc
+
+    gc.collect()  # the parts joined into info are garbage: free them before the RSA work
     signature = private_key.sign(info, hash_name)
     return der.encode_sequence(
         info,

@@ -78,6 +78,17 @@ def _os2ip(b):
     return int.from_bytes(b, "big")
 
 
+def _unload(name):
+    # forget upki.<name> (sys.modules and the package attribute), so that the
+    # collector can free its code once nothing else refers to it
+    import sys
+
+    sys.modules.pop("upki." + name, None)
+    pkg = sys.modules.get("upki")
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)
+
+
 def _check_bits(bits):
     if not isinstance(bits, int) or bits < MIN_BITS or bits > MAX_BITS:
         raise CryptoError(
@@ -101,7 +112,12 @@ def generate(bits=DEFAULT_BITS, progress=None, randbytes=os.urandom, cancel=None
     its hardware RNG)."""
     _check_bits(bits)
     import gc
+    import sys
 
+    # primes is needed only here: unloaded again afterwards (unless someone
+    # else had loaded it), so that its code does not sit in the heap under
+    # the certificate request that follows key generation
+    unload = "upki.primes" not in sys.modules
     from upki import primes
 
     gc.collect()
@@ -128,6 +144,9 @@ def generate(bits=DEFAULT_BITS, progress=None, randbytes=os.urandom, cancel=None
     except primes.Cancelled:
         raise KeyGenerationCancelled("key generation cancelled")
     finally:
+        if unload:
+            _unload("primes")
+        primes = None
         gc.collect()
     if p < q:
         # PKCS#1 does not require p > q, but OpenSSL writes it so: same DER as theirs
