@@ -10,7 +10,7 @@ setup:
 	@sh scripts/setup.sh
 
 demo: setup
-	@sh scripts/demo.sh
+	@$(PY) scripts/demo.py
 
 test: setup
 	$(VENV)/bin/pytest tests

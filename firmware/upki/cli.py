@@ -484,13 +484,14 @@ def console(board, interactive=True, stream=None):
     stream = stream or sys.stdin
     write = sys.stdout.write
 
-    def read_line(prompt):
+    def read_line(prompt, shown=False):
         if interactive:
             try:
                 return input(prompt)
             except EOFError:
                 return None
-        write(prompt)
+        if not shown:
+            write(prompt)
         line = stream.readline()
         if not line:
             write("\n")
@@ -503,7 +504,15 @@ def console(board, interactive=True, stream=None):
     router, session, msgs = boot(board)
     for m in msgs:
         write(m + "\n")
-    router.log_sink = write
+    idle = [None]  # the prompt on screen while idle; a message then goes on a line of its own
+
+    def log_write(text):
+        if idle[0] is not None:
+            write("\n")
+            idle[0] = "reprint"
+        write(text)
+
+    router.log_sink = log_write
     for m in router.pending_log:
         write(m + "\n")
     router.pending_log = []
@@ -534,16 +543,24 @@ def console(board, interactive=True, stream=None):
     poller.register(stream, select.POLLIN)
     while True:
         router.run_background()
+        shown = False
         if not poller.poll(0):
             # Idle at the prompt: keep background work (NTP, polls, renewals) going
             # until a line arrives, on a terminal or from a script fed slowly.
-            if interactive:
-                write(session.prompt())
+            prompt = session.prompt()
+            write(prompt)
+            idle[0] = prompt
             while not poller.poll(1000):
                 router.run_background()
+                if idle[0] == "reprint":
+                    prompt = session.prompt()
+                    write(prompt)
+                    idle[0] = prompt
+            idle[0] = None
             if interactive:
                 write("\r")
-        line = read_line(session.prompt())
+            shown = True
+        line = read_line(session.prompt(), shown)
         if line is None:
             return "exit"
         out = session.execute(line)
