@@ -173,6 +173,8 @@ def _step(tp, router, st):
     if tp.has(JOURNAL):
         _roll_forward(tp, router)
     if not tp.has("ca"):
+        if tp.fingerprint and tp.enrollment_url:
+            return _authenticate(tp, router, st)
         st.next_ms = time.ticks_add(time.ticks_ms(), _WAIT_MS)
         return False
     if tp.has("pending"):
@@ -193,6 +195,27 @@ def _step(tp, router, st):
         if not _start(tp, router, st, plan, reason, now):
             return False
     return _advance(tp, router, st, plan)
+
+
+def _authenticate(tp, router, st):
+    """A pre-shipped trustpoint names its CA by `fingerprint`: fetch the CA
+    certificate and install it when it matches (no operator to ask)."""
+    from upki import enroll
+    from upki.errors import SCEPError
+
+    try:
+        certs = enroll.authenticate(tp, router)
+    except SCEPError as e:
+        if not str(e).startswith("Fingerprint mismatch"):
+            raise
+        st.stopped = "fingerprint mismatch"
+        router.log("%%PKI-3-CA_AUTH_FAIL: Trustpoint %s: %s; auto-enrollment stops"
+                   % (tp.name, e))
+        return True
+    router.log("%%PKI-6-CA_AUTHENTICATED: Trustpoint %s: CA certificate %s accepted: it matches "
+               "the configured fingerprint" % (tp.name, certs.root.subject))
+    st.next_ms = None  # enroll at the next tick
+    return True
 
 
 def _start(tp, router, st, plan, reason, now):
