@@ -2,7 +2,9 @@
 """RSA on the MicroPython Unix port: RSA-2048 key generation in units of one
 1024-bit modular exponentiation (measured in the same process), and as a
 ratio to `cryptography` on CPython; sign and verify per operation; the
-smallest heap for key generation + a signature with the firmware as .mpy."""
+smallest heaps (bisected, firmware as .mpy) for key generation + a
+signature, + a PKCS#8 round trip, and + the IOS certificate request (issue
+3's target: 64 KB or less; tests/test_keygen_csr_heap.py holds it there)."""
 
 import time
 from pathlib import Path
@@ -146,7 +148,8 @@ print("OK")
 
 # The issue's heap figure: key generation, then the IOS certificate request
 # (csr imported after key generation, as `crypto ca enroll` comes after
-# `crypto key generate`).  Skipped while there is no upki.csr.
+# `crypto key generate`).  Which modules are loaded decides the figure:
+# upki.der's reader, upki.rsacodec, upki.sha512 and upki.primes are not.
 HEAP_KEYGEN_CSR = SEEDED + """
 from upki import rsa
 key = rsa.generate(2048, randbytes=Seeded(b"heap23"))
@@ -249,8 +252,8 @@ def run(ctx):
         "smallest heap: same + der, PKCS#8 out and in", kb if kb else ">96", "KB", "target <= 64"
     )
     if (Path(__file__).resolve().parent.parent / "firmware" / "upki" / "csr.py").exists():
-        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 32, 160)
+        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 24, 128)
         ctx.report(
-            "smallest heap: keygen 2048, then IOS CSR (.mpy)", kb if kb else ">160", "KB",
+            "smallest heap: keygen 2048, then IOS CSR (.mpy)", kb if kb else ">128", "KB",
             "target <= 64",
         )
