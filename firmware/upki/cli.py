@@ -550,15 +550,19 @@ def console(board, interactive=True, stream=None):
             prompt = session.prompt()
             write(prompt)
             idle[0] = prompt
-            while not poller.poll(1000):
-                router.run_background()
-                if idle[0] == "reprint":
-                    prompt = session.prompt()
-                    write(prompt)
-                    idle[0] = prompt
+            saved = _quiet_tty() if interactive else None
+            try:
+                while not poller.poll(1000):
+                    router.run_background()
+                    if idle[0] == "reprint":
+                        prompt = session.prompt()
+                        write(prompt)
+                        idle[0] = prompt
+            finally:
+                _restore_tty(saved)
             idle[0] = None
             if interactive:
-                write("\r")
+                write("\r")  # input() draws the prompt again and takes the typed key
             shown = True
         line = read_line(session.prompt(), shown)
         if line is None:
@@ -568,6 +572,31 @@ def console(board, interactive=True, stream=None):
             write(out)
         if session.exit_requested:
             return session.exit_requested
+
+
+def _quiet_tty():
+    # While idle at the prompt, keys must not echo (input() will draw them) and the
+    # first key must wake the console: no echo, no line buffering. Unix port only;
+    # a board's REPL stream is raw already.
+    try:
+        import termios
+    except ImportError:
+        return None
+    try:
+        saved = termios.tcgetattr(0)
+        quiet = list(saved)
+        quiet[3] &= ~(0o10 | 0o2)  # lflag: ECHO, ICANON (Linux values)
+        termios.tcsetattr(0, termios.TCSANOW, quiet)
+        return saved
+    except (OSError, TypeError, IndexError):
+        return None
+
+
+def _restore_tty(saved):
+    if saved is not None:
+        import termios
+
+        termios.tcsetattr(0, termios.TCSANOW, saved)
 
 
 def banner(board):

@@ -6,7 +6,7 @@
 # board builds in tests/test_cms_openssl.py.  The whole file runs in a 256 KB
 # heap with the firmware as .py source (compiled on the board); the heap of
 # a PKCSReq/CertRep cycle with the firmware as .mpy is in tests/test_cms_heap.py.
-# heapsize: 256k
+# heapsize: 512k
 from upki import cms, der, rsa, x509
 from upki.errors import CryptoError, DERError, PKIError
 from devtest import raises, read_data
