@@ -148,6 +148,12 @@ def _tick(router):
         except PKIError as e:
             _failed(tp, router, st, str(e))
             worked = True
+        except MemoryError:
+            import gc
+
+            gc.collect()
+            _failed(tp, router, st, "not enough memory")
+            worked = True
         if worked:
             return  # one trustpoint's work per tick: the console gets its turn
 
