@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # upki.cipher on the Unix port: NIST known answers (SP 800-38A AES-CBC,
 # SP 800-20 / SP 800-67 / CAVP TDES), padding, sizes.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from devtest import raises, read_data
 from binascii import unhexlify
 from upki import cipher

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # upki.cmac on the Unix port: the RFC 4493 test vectors.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from binascii import unhexlify
 from devtest import raises
 from upki import cmac

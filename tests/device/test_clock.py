@@ -2,6 +2,7 @@
 # upki.clock on the Unix port: when the clock becomes trusted (majority of
 # servers, prefer, stratum), the floor in NVRAM (written at sync, hourly,
 # loaded at boot, refusing earlier times), drift between syncs.
+import devtest  # first: it puts firmware/ on the path for a bare run
 import os
 
 from devtest import raises, scratch_dir

@@ -7,6 +7,7 @@
 # heap with the firmware as .py source (compiled on the board); the heap of
 # a PKCSReq/CertRep cycle with the firmware as .mpy is in tests/test_cms_heap.py.
 # heapsize: 512k
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import cms, der, rsa, x509
 from upki.errors import CryptoError, DERError, PKIError
 from devtest import raises, read_data

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: MIT
 # upki.crl on the committed fixtures (tests/gen_crl_fixtures.py): ingest into
 # NVRAM, lookups, and every way a CRL is refused (the stored index untouched).
+import devtest  # first: it puts firmware/ on the path for a bare run
 import os
 
 from upki import crl, x509
 from upki.errors import DERError, NVRAMError, PKIError
 from upki.nvram import NVRAM
 
-import devtest
 
 NOW = 1780272000  # 2026-06-01
 REVOKED_SERIAL = 0x1D0C

@@ -3,6 +3,7 @@
 # and addresses encoded, requests that read back (upki.x509's Name parser)
 # and whose signature checks with upki.rsa.  openssl and cryptography check
 # the same requests in tests/test_csr_openssl.py.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import csr, der, oid, rsa, x509
 from devtest import raises, read_data
 

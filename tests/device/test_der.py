@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # upki.der on the Unix port: TLV reading, decoders, writer round-trips, and
 # the rejections DER demands (X.690 section 10).
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import der
 from upki.errors import DERError
 from devtest import raises

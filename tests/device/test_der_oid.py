@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # upki.oid: the one OID table, its reverse lookup, signature-hash mapping.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import der, oid
 from devtest import raises
 

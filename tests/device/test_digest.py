@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # upki.digest on the Unix port: FIPS 180-4 / RFC 1321 known answers (the NIST
 # example messages), incremental updates across block edges, DigestInfo.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from binascii import hexlify, unhexlify
 
 from upki import digest

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The harness itself: runs on the Unix port, reports per test.
+import devtest  # first: it puts firmware/ on the path for a bare run
 import sys
 
 

@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: MIT
 # upki.identity on the committed validation fixtures: `crypto identity` dn and
 # fqdn lines, certificate maps with eq/ne/co/nc, and bad configuration.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import identity, x509
 from upki.errors import ConfigError
 
-import devtest
 
 
 def cert(name):

@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: MIT
 # NVRAM records on a real littlefs2 filesystem (a RAM block device here).
-import os
+import devtest  # first: it puts firmware/ on the path for a bare run
 
 import vfs
 
 from upki.errors import NVRAMError
 from upki.nvram import NVRAM
 
-import devtest
 
 
 class RAMBlockDevice:

@@ -5,6 +5,7 @@
 # SCEPError naming it.  CertRep checks against forged replies run on the
 # simulated board against the lab CA (tests/test_enroll_labca.py).
 # heapsize: 512k
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import cms, der, digest, rsa, scep, x509
 from upki.errors import SCEPError
 from devtest import raises, read_data

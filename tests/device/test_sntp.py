@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # upki.sntp packet layer on the Unix port: crafted server replies, each
 # accepted or refused with its reason; offset/delay arithmetic; fuzzing.
+import devtest  # first: it puts firmware/ on the path for a bare run
 import os
 import struct
 from devtest import raises

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Trustpoint records in NVRAM: CA certificates back to back, removal drops them.
+import devtest  # first: it puts firmware/ on the path for a bare run
 import vfs
 
-import devtest
 from upki import trustpoint
 from upki.nvram import NVRAM
 

@@ -3,10 +3,10 @@
 # mode treats a provider that has nothing, one that raises, and one that
 # answers; key usage, odd chains.  (tests/test_validate.py cross-checks real
 # CRLs and chains with openssl.)
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import validate, x509
 from upki.errors import PKIError
 
-import devtest
 
 NOW = 1780272000
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 # upki.x509 on the Unix port, from the committed chain (tests/gen_x509_fixtures.py).
 # Expected values were read with openssl from the same files.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import der, x509
 from upki.errors import DERError
 from devtest import raises, read_data

@@ -6,6 +6,7 @@
 # indefinite lengths, deep nesting and random byte corruption.  Parsing every
 # field must end in DERError or ValueError (or a parse that holds together),
 # never another exception, a MemoryError or a hang.
+import devtest  # first: it puts firmware/ on the path for a bare run
 from upki import der, x509
 from upki.errors import DERError
 from devtest import raises, read_data
