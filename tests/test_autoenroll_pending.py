@@ -97,3 +97,36 @@ def test_retry_period_and_count_against_a_pending_ca(tmp_path, ts):
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(ops)]
         assert all(1.8 <= g < 4.5 for g in gaps), gaps  # enrollment retry period 2s
         assert "tp/lab/cert" not in records(img) and "tp/lab/pending" not in records(img)
+
+
+def test_unreachable_ca_retries_at_the_period_then_gives_up(tmp_path, ts):
+    """The CA certificate is installed but its SCEP server is down: each try fails
+    clearly, the next one waits the retry period (RETRY in show crypto ca timers), and
+    after `enrollment retry count` tries auto-enrollment stops."""
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret") as server:
+        ca_cert = server.ca.ca_cert
+    dead = "http://127.0.0.1:%d" % labca_peer.free_port()
+    cfg = startup_config(ts.port, [(
+        trustpoint_lines("lab", dead, keypair="r1key 1024", count=3),
+        ca_chain_lines("lab", ca_cert))])
+    img = make_image(tmp_path / "b.img", cfg, [("r1key", key_record())])
+    c = Console(img)
+    try:
+        t0 = time.monotonic()
+        c.expect(r"%CRYPTO-4-AUTOENROLL_FAIL: Auto-enrollment of trustpoint lab failed: SCEP "
+                 r"server http://127\.0\.0\.1:\d+/cgi-bin/pkiclient\.exe: .*connect failed "
+                 r"\(connection refused\); "
+                 r"retrying in 2 seconds")
+        c.send("show crypto ca timers")
+        timers = c.expect(r"PKI Timers\n(\|.*\n)+").group(0)
+        c.expect(r"%CRYPTO-4-AUTOENROLL_FAIL: .*retrying in 2 seconds")
+        c.expect(r"%CRYPTO-3-AUTOENROLL_FAIL: Auto-enrollment of trustpoint lab failed 3 times "
+                 r"\(enrollment retry count\): .*; giving up")
+        took = time.monotonic() - t0
+        later = c.quiet(2.5)
+    finally:
+        c.close()
+    assert "|    0:00:0" in timers and "RETRY lab" in timers, timers
+    assert took >= 3.5, took  # two waits of the 2 s retry period between the three tries
+    assert "AUTOENROLL" not in later
+    assert "tp/lab/cert" not in records(img)

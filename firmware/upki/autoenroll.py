@@ -132,7 +132,6 @@ def _tick(router):
     clock = router.clock
     if not clock.trusted:
         return
-    _register_timers()
     now_ms = time.ticks_ms()
     for tp in trustpoint.all():
         if tp.auto_enroll is None:
@@ -469,12 +468,3 @@ def status(tp):
 
 config.background.append(_tick)
 config.save_hooks.append(_on_save)
-
-
-def _register_timers():
-    # show crypto ca timers lists the RETRY timer once the validation module is loaded
-    import sys
-
-    rev = sys.modules.get("upki.revocation")
-    if rev is not None and timers not in rev.timer_hooks:
-        rev.timer_hooks.append(timers)

@@ -404,10 +404,13 @@ def _show_timers(s, args):
             continue
         if idx.info.next_update is not None:
             timers.append((idx.info.next_update - now, "CRL " + (idx.info.source or name)))
+    import sys
+
+    auto = sys.modules.get("upki.autoenroll")  # loaded once a trustpoint has auto-enroll
     for tp in trustpoint.all():
         timers.extend(_cert_timers(tp, now))
-        for fn in timer_hooks:
-            timers.extend(fn(tp, now))
+        if auto is not None:
+            timers.extend(auto.timers(tp, now))  # RETRY
     timers.sort()
     for left, what in timers:
         lines.append("|  %s %s" % (_left(left), what))
@@ -417,10 +420,6 @@ def _show_timers(s, args):
 
 
 command(EXEC, "show crypto pki timers")(_show_timers)
-
-
-# fn(trustpoint, now) -> [(seconds left, what)]: more timers (auto-enroll's RETRY).
-timer_hooks = []
 
 
 def _cert_timers(tp, now):
