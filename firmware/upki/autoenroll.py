@@ -52,6 +52,15 @@ class _State:
         self.stopped = None  # why auto-enroll gave up (until reboot or reconfiguration)
         self.held = False  # certificates staged, waiting for `write memory`
         self.config = None  # the auto-enroll setting the state was made for
+        self.stopped_for = None  # the certificate in use when it gave up
+
+
+def _identity(tp):
+    for kind in _KINDS:
+        data = tp.load(kind)
+        if data is not None:
+            return bytes(data)
+    return None
 
 
 _states = {}
@@ -141,7 +150,10 @@ def _tick(router):
             continue
         st.next_ms = time.ticks_add(now_ms, _CHECK_MS)
         if st.stopped:
-            continue
+            if _identity(tp) == st.stopped_for:
+                continue
+            st = _states[tp.name] = _State()  # a new certificate (crypto ca enroll): go on
+            st.config = (tp.auto_enroll, tp.rsakeypair)
         try:
             worked = _step(tp, router, st)
         except PKIError as e:
@@ -161,9 +173,11 @@ def _failed(tp, router, st, why):
     st.attempts += 1
     if tp.retry_count and st.attempts >= tp.retry_count:
         st.stopped = why
+        st.stopped_for = _identity(tp)
         router.log("%%CRYPTO-3-AUTOENROLL_FAIL: Auto-enrollment of trustpoint %s failed %d "
-                   "times (enrollment retry count): %s; giving up until `crypto ca enroll %s`, "
-                   "a reload or a change of auto-enroll" % (tp.name, st.attempts, why, tp.name))
+                   "times (enrollment retry count): %s; giving up until a new certificate "
+                   "(crypto ca enroll %s), a reload or a change of auto-enroll"
+                   % (tp.name, st.attempts, why, tp.name))
         _discard_staged(tp, router)
         st.cycle = None
         return
@@ -214,6 +228,7 @@ def _authenticate(tp, router, st):
         if not str(e).startswith("Fingerprint mismatch"):
             raise
         st.stopped = "fingerprint mismatch"
+        st.stopped_for = _identity(tp)
         router.log("%%PKI-3-CA_AUTH_FAIL: Trustpoint %s: %s; auto-enrollment stops"
                    % (tp.name, e))
         return True
@@ -231,6 +246,7 @@ def _start(tp, router, st, plan, reason, now):
             revoked = _revoked(tp, router, cert, now)
             if revoked:
                 st.stopped = "revoked"
+                st.stopped_for = _identity(tp)
                 router.log("%%PKI-3-CERTIFICATE_REVOKED: Certificate (serial %s) of trustpoint "
                            "%s is revoked by its CA (CRL); it will not be renewed"
                            % (cert.serial_hex, tp.name))
@@ -282,6 +298,7 @@ def _advance(tp, router, st, plan):
         st.waiting = False
         if not any(tp.has(k + SUFFIX) for _l, _u, _b, k in plan):
             st.stopped = "not granted"
+            st.stopped_for = _identity(tp)
             st.cycle = None
             router.log("%%CRYPTO-4-AUTOENROLL_FAIL: The certificate request of trustpoint %s "
                        "was not granted; auto-enrollment stops until `crypto ca enroll %s`, "
@@ -316,6 +333,7 @@ def _advance(tp, router, st, plan):
             return True
         if status == scep.FAILURE:
             st.stopped = "rejected"
+            st.stopped_for = _identity(tp)
             st.cycle = None
             _discard_staged(tp, router)
             return True
@@ -383,6 +401,13 @@ def commit(tp, router, st=None):
     st.retry_at = None
     st.next_ms = None
     cert = tp.certificate(plan[0][3])
+    now = int(router.clock.now())
+    if renew_time(tp, cert) <= now:
+        # a CA that issues certificates already due for renewal: no tight loop
+        st.next_ms = time.ticks_add(time.ticks_ms(), tp.retry_period * 1000)
+        router.log("%%PKI-4-AUTOENROLL: Trustpoint %s: the new certificate is already due for "
+                   "renewal (its lifetime is %d s); next try in %d seconds"
+                   % (tp.name, cert.not_after - cert.not_before, tp.retry_period))
     router.log("%%PKI-6-CERT_INSTALL: Trustpoint %s: new certificate (serial %s) installed%s"
                % (tp.name, cert.serial_hex,
                   " with a new key pair" if any(m[0].startswith("rsa/") for m in moves) else ""))
