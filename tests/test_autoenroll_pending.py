@@ -130,3 +130,50 @@ def test_unreachable_ca_retries_at_the_period_then_gives_up(tmp_path, ts):
     assert took >= 3.5, took  # two waits of the 2 s retry period between the three tries
     assert "AUTOENROLL" not in later
     assert "tp/lab/cert" not in records(img)
+
+
+def test_key_rollover_pending_across_a_reload(tmp_path, ts):
+    """regenerate against a CA that queues requests: the new key's RenewalReq (signed
+    with the certificate in use) waits across a reload, the board keeps polling with
+    the old key, and the approved certificate is swapped in with the new key."""
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", manual=True,
+                            days=1) as server:
+        cfg = startup_config(ts.port, [(
+            trustpoint_lines("lab", server.url, auto="auto-enroll 70 regenerate",
+                             keypair="r1key 1024"),
+            ca_chain_lines("lab", server.ca.ca_cert))])
+        img = make_image(tmp_path / "b.img", cfg, [("r1key", key_record())])
+        c = Console(img)
+        try:
+            c.expect(r"status = 102: certificate request pending")
+            server.approve(server.pending()[0]["id"])
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial 02\)")
+            server.responder.days = 30
+            ts.set_offset(17.5 * 3600)
+            c.send("reload")
+            c.expect("System Bootstrap")
+            c.expect(r"%CRYPTO-6-AUTOGEN: Generating a new 1024 bit RSA key pair r1key\.new")
+            c.expect(r"status = 102: certificate request pending")
+            c.send("reload")
+            c.expect("System Bootstrap")
+            c.expect(r"Press RETURN to get started!")
+            c.expect(r"CertPoll|status = 102: certificate request pending")
+            server.approve(server.pending()[0]["id"])
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial 03\) "
+                     r"installed with a new key pair")
+        finally:
+            out = c.close()
+        assert out.count("%CRYPTO-6-AUTOGEN") == 1  # the staged key survived the reload
+        assert len(scep_ops(server, "RenewalReq")) == 1, server.log
+        assert len(scep_ops(server, "CertPoll")) >= 1, server.log
+        key = key_of(img, "r1key")
+        assert key.private_numbers() != key_record_key().private_numbers()
+        assert same_key(cert_of(img), key)
+        assert not [n for n in records(img) if n.endswith((".new", "/swap", "/pending"))]
+
+
+def key_record_key():
+    from autoenroll_board import DATA
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_private_key((DATA / "rsa_1024_pkcs8.der").read_bytes(), None)

@@ -307,7 +307,7 @@ def _advance(tp, router, st, plan):
             return False
     regenerate = tp.auto_enroll[1] and st.cycle != "enroll"
     store = KeyStore(nv)
-    pairs, kinds = [], []
+    pairs, kinds, signers = [], [], []
     for label, usage, bits, kind in plan:
         if tp.has(kind + SUFFIX):
             continue
@@ -320,9 +320,13 @@ def _advance(tp, router, st, plan):
             _generate(router, use, usage, bits)
         pairs.append(store.load(use))
         kinds.append(kind + SUFFIX)
+        # a new key replacing a certified one: the request is signed by the pair in use
+        rollover = use != label and tp.has(kind) and nv.exists("rsa/" + label)
+        signers.append(store.load(label) if rollover else None)
     if pairs:
         # one request per step: a pending one holds the others back
-        results = enroll.enroll_configured(tp, router, pairs=pairs[:1], kinds=kinds[:1])
+        results = enroll.enroll_configured(tp, router, pairs=pairs[:1], kinds=kinds[:1],
+                                           signers=signers[:1])
         status, result = results[-1]
         from upki import scep
 

@@ -165,7 +165,7 @@ class Transaction:
     """One SCEP transaction, enough to poll it after a reboot (NVRAM "pending")."""
 
     FIELDS = ("message_type", "tid", "nonce", "key_label", "hash_name", "cipher", "post",
-              "polls", "started", "kind", "signer", "subject", "request")
+              "polls", "started", "kind", "signer", "subject", "request", "signer_label")
     BINARY = ("nonce", "signer", "subject", "request")
 
     def __init__(self, **kw):
@@ -300,11 +300,14 @@ def cert_kind(pair):
     return {"signature": "cert-sign", "encryption": "cert-encrypt"}.get(pair.usage, "cert")
 
 
-def request(tp, router, pair, csr_der, caps=None, log=None, kind=None):
+def request(tp, router, pair, csr_der, caps=None, log=None, kind=None, signer_pair=None):
     """Send the enrollment request for key pair `pair` (a keys.KeyPair) and
     csr_der; returns (status, certificate or Transaction or CertRep).
     kind: the NVRAM record the granted certificate goes to (default
-    cert_kind(pair); auto-enroll stages it under another kind)."""
+    cert_kind(pair); auto-enroll stages it under another kind).
+    signer_pair: the key pair of the current certificate when `pair` is a new
+    key replacing it (key rollover): the request is then signed, and the reply
+    decrypted, with the current certificate and key (RenewalReq when offered)."""
     now = router.clock.require_trusted("enrollment")
     log = log or router.log
     if caps is None:
@@ -314,10 +317,16 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None):
     kind = kind or cert_kind(pair)
     subject_der, _spki = scep.csr_parts(csr_der)
     t0 = time.ticks_ms()
+    sign_key, signer_label = key, None
     if current is not None:
         n, e = current.rsa_public_numbers()
-        if n != key.n or e != key.e or not current.valid_at(now):
-            current = None  # for another key, or expired: of no use to sign with
+        old = signer_pair.key if signer_pair is not None else None
+        if not current.valid_at(now):
+            current = None  # expired: of no use to sign with
+        elif old is not None and n == old.n and e == old.e and (n != key.n or e != key.e):
+            sign_key, signer_label = old, signer_pair.label  # rollover to a new key
+        elif n != key.n or e != key.e:
+            current = None  # issued for another key: of no use to sign with
     if current is not None and caps.renewal:
         mt, signer = scep.RENEWAL_REQ, bytes(current.der)
     elif current is not None:
@@ -330,8 +339,9 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None):
         message_type=mt, tid=scep.transaction_id(key.public_key(), caps.hash_name),
         key_label=pair.label, hash_name=caps.hash_name, cipher=caps.cipher, post=caps.post,
         started=int(now), kind=kind, signer=signer, subject=subject_der, request=csr_der,
+        signer_label=signer_label,
     )
-    rep, chain = exchange(tp, router, txn, mt, csr_der, key, caps)
+    rep, chain = exchange(tp, router, txn, mt, csr_der, sign_key, caps)
     return _settle(tp, router, txn, rep, chain, key, log)
 
 
@@ -379,12 +389,15 @@ def poll(tp, router, log=None, timeout=TIMEOUT):
             "from the CA after %d polls (enrollment retry count)" % (tp.name, tp.retry_count))
         return scep.FAILURE, "retry count exhausted"
     tp.store("pending", txn.to_record())
-    pair = KeyStore(router.nvram).load(txn.key_label)
+    store = KeyStore(router.nvram)
+    pair = store.load(txn.key_label)
+    # a key rollover is signed (and answered) with the current certificate's key
+    sign_key = store.load(txn.signer_label).key if txn.signer_label else pair.key
     chain = tp.ca_certificates()
     if not chain:
         raise SCEPError("the CA certificate of trustpoint %s is gone" % tp.name)
     content = scep.issuer_and_subject(chain[0].subject.der(), txn.subject)
-    rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, pair.key, timeout=timeout)
+    rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, sign_key, timeout=timeout)
     return _settle(tp, router, txn, rep, chain, pair.key, log)
 
 
@@ -393,14 +406,15 @@ def cancel(tp):
     return tp.drop("pending")
 
 
-def enroll_configured(tp, router, log=None, pairs=None, kinds=None):
+def enroll_configured(tp, router, log=None, pairs=None, kinds=None, signers=None):
     """Enroll without a prompt (auto-enroll, scripts): every answer comes from
     the trustpoint (password, serial-number, ip-address; fqdn or
     hostname.domain), the key pairs must exist (general, or LABEL-sign and
     LABEL-encrypt).  Returns [(status, result)] for the requests sent, in
     order, stopping at the first one not granted (one pending per trustpoint).
     pairs: the keys.KeyPairs to enroll instead of the trustpoint's; kinds:
-    the NVRAM record each certificate goes to (auto-enroll stages them)."""
+    the NVRAM record each certificate goes to (auto-enroll stages them);
+    signers: for each pair, the key pair it replaces (key rollover) or None."""
     from binascii import hexlify
 
     from upki import csr
@@ -436,7 +450,8 @@ def enroll_configured(tp, router, log=None, pairs=None, kinds=None):
             serial_number=serial, ip_address=ip, challenge_password=tp.password or None,
             hash_name=caps.hash_name, usage=usage.get(pair.usage, "general-purpose"))
         status, result = request(tp, router, pair, request_der, caps, log,
-                                 kinds[i] if kinds else None)
+                                 kinds[i] if kinds else None,
+                                 signers[i] if signers else None)
         out.append((status, result))
         if status != scep.SUCCESS:
             break
