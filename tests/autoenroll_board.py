@@ -193,9 +193,10 @@ class Console:
         return self.text
 
 
-def port_snippet(code, image, cut_after=0, timeout=120):
-    """Run code on the Unix port with the board's modules and `b` = Board(image) mounted."""
+def port_snippet(code, image, cut_after=0, timeout=120, tear=0.5):
+    """Run code on the Unix port with the board's modules and `b` = Board(image) mounted
+    (tear: the share of the cut write that reaches the flash)."""
     env = {"MICROPYPATH": "%s:%s:.frozen" % (ROOT / "firmware", ROOT / "boards" / "unix")}
-    head = "from board import Board\nb = Board(%r, cut_after=%d)\nb.mount()\n" % (
-        str(image), cut_after)
+    head = "from board import Board\nb = Board(%r, cut_after=%d, tear=%r)\nb.mount()\n" % (
+        str(image), cut_after, tear)
     return run_micropython(["-c", head + code], env=env, timeout=timeout)

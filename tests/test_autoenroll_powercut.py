@@ -9,6 +9,7 @@ import shutil
 import time
 
 import labca_peer
+import pytest
 from autoenroll_board import (
     Console,
     ca_chain_lines,
@@ -64,59 +65,82 @@ def snippet(code, img, **kw):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def test_regenerate_swap_survives_a_power_cut_at_every_write(tmp_path):
-    now = int(time.time())
+NOW = int(time.time())
+SWAP_NOW = NOW + 63000
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    """An image mid-rollover: enrolled (1-day certificate), then, 17.5 h later, the new
+    key and certificate staged and held (a configuration session was open)."""
+    tmp_path = tmp_path_factory.mktemp("staged")
     with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
         cfg = startup_config(None, [(
             trustpoint_lines("lab", server.url, auto="auto-enroll 70 regenerate",
                              keypair="r1key 1024"),
             ca_chain_lines("lab", server.ca.ca_cert))])
         img = make_image(tmp_path / "b.img", cfg, [("r1key", key_record())])
-        assert snippet(ENROLL, img, now=now)["cert"]
-        old_cert, old_key = cert_of(img), key_of(img, "r1key")
+        assert snippet(ENROLL, img, now=NOW)["cert"]
+        old = cert_of(img), key_of(img, "r1key")
         server.responder.days = 30
-        got = snippet(STAGE, img, now=now + int(17.5 * 3600))
+        got = snippet(STAGE, img, now=NOW + int(17.5 * 3600))
         assert got["status"] == "new certificate held until write memory", got
-    # staged: the pair and certificate in use are untouched, the new ones wait aside
+    new = cert_of(img, "cert.new"), key_of(img, "r1key.new")
+    whole = tmp_path / "whole.img"
+    shutil.copy(img, whole)
+    writes = snippet(SWAP, whole, now=SWAP_NOW, cut=-1)["writes"]
+    return img, old, new, writes, whole
+
+
+def test_staging_leaves_the_identity_in_use_untouched(staged):
+    img, (old_cert, old_key), (new_cert, new_key), writes, whole = staged
     assert key_of(img, "r1key").private_numbers() == old_key.private_numbers()
     assert cert_of(img).serial_number == old_cert.serial_number
-    new_key, new_cert = key_of(img, "r1key.new"), cert_of(img, "cert.new")
     assert same_key(new_cert, new_key) and not same_key(new_cert, old_key)
-    staged = tmp_path / "staged.img"
-    shutil.copy(img, staged)
-
-    whole = tmp_path / "whole.img"
-    shutil.copy(staged, whole)
-    writes = snippet(SWAP, whole, now=now + 63000, cut=-1)["writes"]
     assert 4 <= writes <= 200, writes
     assert same_key(cert_of(whole), key_of(whole, "r1key"))
     assert cert_of(whole).serial_number == new_cert.serial_number
 
-    outcomes = {}
-    for cut in range(writes):
-        run = tmp_path / ("cut%d.img" % cut)
-        shutil.copy(staged, run)
-        r = port_snippet(SWAP % {"now": now + 63000, "cut": cut}, run)
-        assert "%POWER-CUT" in r.stdout, (cut, r.stdout, r.stderr)
-        c = Console(run)
-        try:
-            c.send("show crypto key mypubkey rsa")
-            c.expect(r"Key name: r1key\n")
-        finally:
-            c.close()
-        key, cert = key_of(run, "r1key"), cert_of(run)
-        assert same_key(cert, key), cut  # the certificate in use is for the key in use
-        if cert.serial_number == new_cert.serial_number:
-            assert key.private_numbers() == new_key.private_numbers(), cut
-            outcomes[cut] = "new"
-        else:
-            assert cert.serial_number == old_cert.serial_number, cut
-            assert key.private_numbers() == old_key.private_numbers(), cut
-            outcomes[cut] = "old"
-        left = [n for n in records(run) if n.endswith((".new", "/swap"))]
-        assert not left, (cut, left)
-    # early cuts fall before the journal (old identity), late ones after it (new)
-    seq = [outcomes[k] for k in sorted(outcomes)]
+
+def cut_and_boot(staged, tmp_path, cut, tear):
+    """Cut power at write `cut` of the swap, boot the board (its boot hook recovers),
+    and say which identity it has: "old" or "new" (anything else fails)."""
+    img, (old_cert, old_key), (new_cert, new_key), _writes, _whole = staged
+    run = tmp_path / ("cut%d-%s.img" % (cut, tear))
+    shutil.copy(img, run)
+    r = port_snippet(SWAP % {"now": SWAP_NOW, "cut": cut}, run, tear=tear)
+    assert "%POWER-CUT" in r.stdout, (cut, r.stdout, r.stderr)
+    c = Console(run)
+    try:
+        c.send("show crypto key mypubkey rsa")
+        c.expect(r"Key name: r1key\n")
+    finally:
+        c.close()
+    key, cert = key_of(run, "r1key"), cert_of(run)
+    assert same_key(cert, key), cut  # the certificate in use is for the key in use
+    left = [n for n in records(run) if n.endswith((".new", "/swap"))]
+    assert not left, (cut, left)
+    if cert.serial_number == new_cert.serial_number:
+        assert key.private_numbers() == new_key.private_numbers(), cut
+        return "new"
+    assert cert.serial_number == old_cert.serial_number, cut
+    assert key.private_numbers() == old_key.private_numbers(), cut
+    return "old"
+
+
+def test_regenerate_swap_survives_a_power_cut_at_every_write(staged, tmp_path):
+    writes = staged[3]
+    seq = [cut_and_boot(staged, tmp_path, cut, 0.5) for cut in range(writes)]
     print("swap writes", writes, "outcomes", seq)
+    # early cuts fall before the journal (old identity), late ones after it (new)
     assert seq[0] == "old" and seq[-1] == "new", seq
     assert seq == sorted(seq, key=lambda o: o == "new"), seq  # old..., then new...
+
+
+@pytest.mark.parametrize("tear", [0.0, 1.0])
+def test_swap_power_cut_with_nothing_or_all_of_the_write_reaching_flash(staged, tmp_path,
+                                                                        tear):
+    writes = staged[3]
+    seq = [cut_and_boot(staged, tmp_path, cut, tear) for cut in range(0, writes, 4)]
+    assert seq[0] == "old" and "new" in seq, seq
+    assert seq == sorted(seq, key=lambda o: o == "new"), seq
