@@ -177,3 +177,30 @@ def key_record_key():
     from cryptography.hazmat.primitives import serialization
 
     return serialization.load_der_private_key((DATA / "rsa_1024_pkcs8.der").read_bytes(), None)
+
+
+def test_held_certificate_is_dropped_by_a_reload_before_write_memory(tmp_path, ts):
+    """As on IOS, a certificate not saved before a reload is lost: the board boots with
+    what NVRAM held (no certificate here), drops the staged one, and enrolls again."""
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", manual=True) as server:
+        img = lab_image(tmp_path, server, ts)
+        c = Console(img)
+        try:
+            c.expect(r"status = 102: certificate request pending")
+            c.send("configure terminal")
+            server.approve(server.pending()[0]["id"])
+            c.expect(r"%CRYPTO-4-NOAUTOSAVE")
+            c.send("end", "reload")
+            c.expect("System Bootstrap")
+            c.expect(r"%PKI-4-AUTOENROLL: Trustpoint lab: a new certificate that was not "
+                     r"installed before the reload was dropped")
+            c.expect(r"%CRYPTO-6-AUTOENROLL: Certificate enrollment started for trustpoint lab")
+            c.expect(r"status = 102: certificate request pending")
+            server.approve(server.pending()[0]["id"])
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate \(serial 03\) "
+                     r"installed")
+        finally:
+            c.close()
+        assert len(scep_ops(server, "PKCSReq")) == 2, server.log
+        assert "%X" % cert_of(img).serial_number == "3"
+        assert not [n for n in records(img) if n.endswith(".new")]
