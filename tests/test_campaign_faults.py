@@ -98,11 +98,9 @@ def proxied(upstream_port, proto="tcp"):
 def scep(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scep")
     with labca_peer.running(tmp, ra=True, challenge="s3cret") as server:
-        proxy = proxied(server.port if hasattr(server, "port") else
-                        int(server.url.split(":")[2].split("/")[0]))
+        proxy = proxied(server.port)
         try:
-            url = server.url.replace(":%s/" % server.url.split(":")[2].split("/")[0],
-                                     ":%d/" % proxy.port)
+            url = server.url.replace(":%d/" % server.port, ":%d/" % proxy.port)
             base = fresh_image(tmp / "base.img")
             out, _ = run(base, [clock_line(), *trustpoint_lines(url),
                                 "crypto ca authenticate lab", "yes", "write memory"])
@@ -174,6 +172,98 @@ def test_scep_server_that_hangs_is_given_up_in_bounded_time(scep):
     assert took < 25, took
     assert stored(img) == before
     print("\nSCEP hang -> %s in %.1f s" % (m.group(1), took))
+
+
+@pytest.mark.parametrize("fault", ["drop", "reset", "truncate", "corrupt"])
+def test_scep_re_enrollment_under_fault_keeps_the_certificate_in_use(scep, fault):
+    """A board with a certificate re-enrolls (a new one replaces it only when granted):
+    under a fault the old certificate, its key and the CA certificates stay as they were."""
+    tmp, server, proxy, base, clean_conns = scep
+    enrolled = tmp / "enrolled.img"
+    if not enrolled.exists():
+        shutil.copy(base, enrolled)
+        out, _ = run(enrolled, [clock_line(), "crypto ca enroll lab", "write memory"])
+        assert "%CRYPTO-6-CERTRET" in out, out[-2000:]
+    img = tmp / "re.img"
+    shutil.copy(enrolled, img)
+    before = stored(img)
+    assert "tp/lab/cert" in before
+    proxy.set_fault(fault)
+    try:
+        out, took = run(img, [clock_line(), "crypto ca enroll lab", "yes",
+                              "show crypto ca certificates"])
+    finally:
+        proxy.set_fault(None)
+    assert "% Do you want to continue with re-enrollment?" in out, out[-2000:]
+    m = ENROLL_FAILED.search(out)
+    assert m, (fault, out[-2000:])
+    assert stored(img) == before, fault
+    assert "Certificate\n  Status: Available" in out
+    assert took < 12, took
+    print("\nSCEP re-enroll %-8s -> %s in %.2f s" % (fault, m.group(1), took))
+
+
+@pytest.fixture(scope="module")
+def pending_lab(tmp_path_factory):
+    """A manual-approval lab CA behind a proxy, and an image with a pending request."""
+    tmp = tmp_path_factory.mktemp("poll")
+    with labca_peer.running(tmp, ra=True, challenge="s3cret", manual=True) as server:
+        proxy = proxied(server.port)
+        try:
+            url = server.url.replace(":%d/" % server.port, ":%d/" % proxy.port)
+            base = fresh_image(tmp / "base.img")
+            out, _ = run(base, [clock_line(), *trustpoint_lines(url, extra=[
+                " enrollment retry count 5"]), "crypto ca authenticate lab", "yes",
+                "write memory", "crypto ca enroll lab"])
+            assert "% Certificate request pending" in out, out[-2000:]
+            assert "tp/lab/pending" in stored(base)
+            yield tmp, server, proxy, base
+        finally:
+            proxy.stop()
+
+
+@pytest.mark.parametrize("fault", ["drop", "reset", "truncate", "corrupt", "delay:0.5"])
+def test_scep_poll_under_fault_keeps_the_pending_request(pending_lab, fault):
+    """The poll at boot (background task) meets the fault: a %CRYPTO-4-CERTPOLL line, the
+    request stays pending (its poll count moves, nothing else); once the network
+    behaves and the CA approves, the next boot's poll brings the certificate."""
+    tmp, server, proxy, base = pending_lab
+    img = tmp / "case.img"
+    shutil.copy(base, img)
+    before = stored(img)
+    proxy.set_fault(fault)
+    n0 = proxy.count()
+    try:
+        out, took = run(img, [clock_line(), "", "show crypto ca certificates"])
+    finally:
+        proxy.set_fault(None)
+    conns = proxy.count() - n0
+    after_ = stored(img)
+    if fault.startswith("delay"):
+        # within the timeout: an answer as without the proxy (PENDING, or the certificate
+        # when an earlier case had the CA approve)
+        if "%CRYPTO-6-CERTRET" in out:
+            assert "tp/lab/cert" in after_ and "tp/lab/pending" not in after_
+            print("\nSCEP poll %-9s -> granted in %.2f s, %d connection(s)" % (fault, took, conns))
+            return
+        assert "status = 102: certificate request pending" in out, out[-2000:]
+        detail = "pending"
+    else:
+        m = re.search(r"%CRYPTO-4-CERTPOLL: trustpoint lab: poll failed: (.+)", out)
+        assert m, (fault, out[-2000:])
+        detail = m.group(1)
+    assert "tp/lab/pending" in after_ and "tp/lab/cert" not in after_
+    assert {k: v for k, v in after_.items() if k != "tp/lab/pending"} == \
+        {k: v for k, v in before.items() if k != "tp/lab/pending"}
+    assert "Status: Pending" in out
+    assert took < 10 and conns <= 2, (took, conns)
+    # recovery, no operator action on the board
+    for req in server.pending():
+        server.approve(req["id"])
+    out, _ = run(img, [clock_line(), ""])
+    assert "%CRYPTO-6-CERTRET" in out, out[-2000:]
+    assert "tp/lab/pending" not in stored(img)
+    print("\nSCEP poll %-9s -> %s in %.2f s, %d connection(s)" % (fault, detail, took, conns))
 
 
 # ---------------------------------------------------------------- CRL over HTTP and LDAP
@@ -360,3 +450,26 @@ def test_ntp_boot_sync_under_fault(ntp, fault, expect, which):
     assert conns <= 3, (fault, conns)
     print("\nNTP %-10s %-5s -> %s in %.2f s, %d datagram(s): %s"
           % (fault, which, expect, took, conns, detail))
+
+
+@pytest.mark.parametrize("fault", ["corrupt", "truncate"])
+def test_ntp_without_authentication_refuses_damaged_replies(ntp, fault):
+    """Without a key nothing signs the reply: a corrupted one must still be refused (its
+    origin timestamp no longer echoes the request) rather than set a wrong time."""
+    tmp, proxy, _ = ntp
+    img = tmp / "plain.img"
+    if img.exists():
+        img.unlink()
+    out, _ = run(img, ["configure terminal", "ntp server 127.0.0.1 port %d" % proxy.port,
+                       "end", "write memory"])
+    assert "[OK]" in out
+    proxy.set_fault(fault)
+    try:
+        out, took = run(img, ["show clock detail"])
+    finally:
+        proxy.set_fault(None)
+    m = NOSYNC.search(out)
+    assert m and "%NTP-5-SYNC" not in out, out[-2000:]
+    assert "\nNo time source\n" in out
+    assert took < 8, took
+    print("\nNTP plain %-8s -> %s in %.2f s" % (fault, m.group(1), took))
