@@ -226,10 +226,27 @@ def demo_board(work, image, ca, server, ntp, root_fp):
           "crypto ca verify lab flash:peer-good.pem",
           "crypto ca verify lab flash:peer-stolen.pem",
           "undebug all",
-          "show crypto ca crls",
-          "show crypto ca timers")
+          "show crypto ca crls")
+
+    host("the operator turns on auto-enrollment: renew at 70% of the lifetime, with a new key")
+    b.run("configure terminal", "crypto ca trustpoint lab", "auto-enroll 70 regenerate", "end",
+          "write memory", "show crypto ca timers")
     b.off()
-    print("\n== demo complete: the board enrolled with the lab CA and checks peers against its CRL.")
+
+    host("time travel: the NTP server (and the CA's clock) now say it is 260 days later, "
+         "and the CA grants renewals without waiting for the operator")
+    from host_tools.upki_host.labca import ca as labca_clock
+
+    ntp.set_offset(260 * 86400)
+    labca_clock.set_clock_offset(260 * 86400)  # the CA lives in the same future
+    server.manual = False
+    b = Board(image)
+    b.wait_for("%PKI-6-CERT_INSTALL", timeout=90)
+    b.wait_for("#")
+    b.run("show clock", "show crypto ca certificates", "show crypto ca timers")
+    b.off()
+    print("\n== demo complete: the board enrolled with the lab CA, checks peers against its CRL,"
+          " and renews itself before its certificate expires.")
 
 
 if __name__ == "__main__":

@@ -24,5 +24,10 @@ def test_make_demo_runs_the_main_job():
     assert "tp/lab/cert" in out  # stored in NVRAM, seen after a power cycle
     assert "Certificate chain is valid (trustpoint lab, 3 certificates in the path)" in out
     assert "% Certificate chain is not valid: revoked" in out and "keyCompromise" in out
+    # auto-enrollment: after time travel past 70% of the lifetime, a new key and certificate
+    assert "255d" in out and "RENEW lab" in out
+    assert "%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab" in out
+    assert "installed with a new key pair" in out
+    assert "already due for renewal" not in out
     assert "Traceback" not in out and "Internal error" not in out
     assert "== demo complete" in out

@@ -208,11 +208,15 @@ def commit(tp, router, st=None):
     cert = tp.certificate(plan[0][3])
     now = int(router.clock.now())
     if renew_time(tp, cert) <= now:
-        # a CA that issues certificates already due for renewal: no tight loop
-        st.next_ms = time.ticks_add(time.ticks_ms(), tp.retry_period * 1000)
+        # A CA that issues certificates already due for renewal (its clock is
+        # behind ours, or its lifetimes are short): renewing again at once would
+        # load the CA and wear the flash for nothing. Wait half the remaining
+        # lifetime (at least the retry period, at most a day) before trying again.
+        wait = max(tp.retry_period, min(86400, (cert.not_after - now) // 2))
+        st.next_ms = time.ticks_add(time.ticks_ms(), wait * 1000)
         router.log("%%PKI-4-AUTOENROLL: Trustpoint %s: the new certificate is already due for "
-                   "renewal (its lifetime is %d s); next try in %d seconds"
-                   % (tp.name, cert.not_after - cert.not_before, tp.retry_period))
+                   "renewal (its lifetime is %d s, the CA's clock may be behind); next try in "
+                   "%d seconds" % (tp.name, cert.not_after - cert.not_before, wait))
     router.log("%%PKI-6-CERT_INSTALL: Trustpoint %s: new certificate (serial %s) installed%s"
                % (tp.name, cert.serial_hex,
                   " with a new key pair" if any(m[0].startswith("rsa/") for m in moves) else ""))

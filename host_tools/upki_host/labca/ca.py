@@ -65,8 +65,18 @@ def name_text(name):
     return name.rfc4514_string(_NAME_WORDS)
 
 
+_clock_offset = [0.0]
+
+
+def set_clock_offset(seconds):
+    """Time travel for the lab CA (in this process): certificates and CRLs are dated
+    host time + seconds, as the lab time server can serve it to the boards."""
+    _clock_offset[0] = float(seconds)
+
+
 def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=_clock_offset[0])
+    return now.replace(microsecond=0)
 
 
 def atomic_write(path, data):
