@@ -19,6 +19,8 @@ Faults (TCP: per connection, applied to the upstream's reply; UDP: per request d
     "truncate:N"    forward the first N bytes of the reply, then close
     "corrupt"       flip bytes of the reply: one in every 7 of its second half (so an
                     HTTP status line and headers stay readable and the body is damaged)
+    "trickle:S"     TCP: the reply one byte every S seconds (default 0.05): a slow
+                    server that never stops answering, for overall deadlines
     "reset"         TCP: read the request, then abort with a RST (SO_LINGER 0);
                     UDP: reply with nothing at all (as drop)
 
@@ -228,6 +230,18 @@ class FaultProxy:
             return
         elif kind == "corrupt":
             reply = corrupt(reply)
+        elif kind == "trickle":
+            step = float(arg or 0.05)
+            while reply:
+                for i in range(len(reply)):
+                    if self._sleep(step):
+                        return
+                    conn.sendall(reply[i:i + 1])
+                try:
+                    reply = up.recv(65536)  # what follows (LDAP's next answers), as slowly
+                except OSError:
+                    return
+            return
         conn.sendall(reply)
         self._stream(up, conn)
 

@@ -157,12 +157,15 @@ def test_scep_enroll_under_fault(scep, fault, expect, which):
     _enroll_case(scep, fault, expect, which)
 
 
-def test_scep_server_that_hangs_is_given_up_in_bounded_time(scep):
+@pytest.mark.parametrize("fault", ["hang", "trickle:0.02"])
+def test_scep_server_that_hangs_is_given_up_in_bounded_time(scep, fault):
+    """hang: never answers; trickle: answers a byte every 20 ms (a reply of some KB
+    would take a minute): both end at the request's overall deadline."""
     tmp, server, proxy, base, _ = scep
     img = tmp / "hang.img"
     shutil.copy(base, img)
     before = stored(img)
-    proxy.set_fault("hang")
+    proxy.set_fault(fault)
     try:
         out, took = run(img, [clock_line(), "crypto ca enroll lab"])
     finally:
@@ -171,7 +174,7 @@ def test_scep_server_that_hangs_is_given_up_in_bounded_time(scep):
     assert m and "no complete answer within" in m.group(1), out[-2000:]
     assert took < 25, took
     assert stored(img) == before
-    print("\nSCEP hang -> %s in %.1f s" % (m.group(1), took))
+    print("\nSCEP %s -> %s in %.1f s" % (fault, m.group(1), took))
 
 
 @pytest.mark.parametrize("fault", ["drop", "reset", "truncate", "corrupt"])
@@ -362,6 +365,27 @@ def cdp(tmp_path_factory):
 def test_http_cdp_crl_request_under_fault(cdp, fault, expect):
     tmp, proxy, base = cdp
     _crl_case(tmp, proxy, base, fault, expect, "HTTP-CDP")
+
+
+@pytest.mark.parametrize("fault", ["hang", "trickle:0.05"])
+@pytest.mark.parametrize("service", ["cdp", "ldap"])
+def test_crl_server_that_hangs_is_given_up_in_bounded_time(request, service, fault):
+    tmp, proxy, base = request.getfixturevalue(service)
+    img = tmp / "hang.img"
+    shutil.copy(base, img)
+    before = stored(img)
+    proxy.set_fault(fault)
+    try:
+        out, took = run(img, [CRL_CLOCK, "crypto ca crl request lab",
+                              "crypto ca verify lab good.pem"])
+    finally:
+        proxy.set_fault(None)
+    m = CRL_FAILED.search(out)
+    assert m, out[-2000:]
+    assert stored(img) == before
+    assert "Certificate chain is valid" in after(out, "crypto ca verify lab good.pem")
+    assert took < 25, took
+    print("\n%s %s -> %s in %.1f s" % (service, fault, m.group(1), took))
 
 
 @pytest.fixture(scope="module")
