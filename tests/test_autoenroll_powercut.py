@@ -130,7 +130,8 @@ def cut_and_boot(staged, tmp_path, cut, tear):
 
 def test_regenerate_swap_survives_a_power_cut_at_every_write(staged, tmp_path):
     writes = staged[3]
-    seq = [cut_and_boot(staged, tmp_path, cut, 0.5) for cut in range(writes)]
+    # cut_after = w0 + cut tears write number `cut` of the swap (1..writes, the last included)
+    seq = [cut_and_boot(staged, tmp_path, cut, 0.5) for cut in range(1, writes + 1)]
     print("swap writes", writes, "outcomes", seq)
     # early cuts fall before the journal (old identity), late ones after it (new)
     assert seq[0] == "old" and seq[-1] == "new", seq
@@ -141,6 +142,7 @@ def test_regenerate_swap_survives_a_power_cut_at_every_write(staged, tmp_path):
 def test_swap_power_cut_with_nothing_or_all_of_the_write_reaching_flash(staged, tmp_path,
                                                                         tear):
     writes = staged[3]
-    seq = [cut_and_boot(staged, tmp_path, cut, tear) for cut in range(0, writes, 4)]
+    cuts = sorted(set(list(range(1, writes + 1, 4)) + [writes]))
+    seq = [cut_and_boot(staged, tmp_path, cut, tear) for cut in cuts]
     assert seq[0] == "old" and "new" in seq, seq
     assert seq == sorted(seq, key=lambda o: o == "new"), seq
