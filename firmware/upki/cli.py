@@ -416,9 +416,6 @@ def _no_domain(s, args):
     return ""
 
 
-_boot_time = [None]
-
-
 def _hexid(b):
     return "".join("%02X" % x for x in b)
 
@@ -448,7 +445,6 @@ def boot(board, out=None):
     load_features()
 
     router = Router(board)
-    _boot_time[0] = board.rtc_time()
     msgs = []
     for name in router.nvram.recover():
         msgs.append("%%NVRAM-4-RECOVERED: removed %s, an unfinished write from before a power loss" % name)

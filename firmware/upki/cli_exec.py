@@ -5,7 +5,7 @@
 import sys
 
 import upki
-from upki.cli import EXEC, Args, Invalid, _boot_time, _hexid, command, integer
+from upki.cli import EXEC, Args, Invalid, _hexid, command, integer
 
 
 @command(EXEC, "show running-config")
@@ -88,7 +88,7 @@ def _show_version(s, args):
     args.only(0)
     r = s.router
     b = r.board
-    up = int(b.rtc_time() - _boot_time[0]) if _boot_time[0] is not None else 0
+    up = r.uptime()
     total, _free = r.nvram.statvfs()
     return (
         "upki PKI client, Version %s\n"

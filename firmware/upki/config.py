@@ -70,6 +70,10 @@ class Router:
         self.domain = None
         self.modified = False  # running-config differs from what was saved
         self.config_sessions = 0  # open `configure terminal` sessions
+        self._up_ms = 0  # uptime, accumulated from ticks (the RTC jumps when NTP sets it)
+        import time
+
+        self._up_ticks = time.ticks_ms()
         self.log_sink = None  # where console messages go (the console's writer)
         self.pending_log = []  # messages logged while no console is attached
         from upki import log
@@ -87,7 +91,18 @@ class Router:
             self.pending_log.append(line)
             del self.pending_log[:-50]  # bounded: keep the latest 50
 
+    def uptime(self):
+        """Seconds since boot. Called at least every few days (the console's idle loop
+        does, every second), so ticks_ms wrapping never loses time."""
+        import time
+
+        now = time.ticks_ms()
+        self._up_ms += time.ticks_diff(now, self._up_ticks)
+        self._up_ticks = now
+        return self._up_ms // 1000
+
     def run_background(self):
+        self.uptime()
         for fn in background:
             try:
                 fn(self)
