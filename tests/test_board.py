@@ -197,3 +197,8 @@ def test_debug_crypto_pki_switches(tmp_path):
     assert shows[2].startswith("Router#undebug") is False and "debugging is on" not in shows[2].split("#")[0]
     assert "All possible debugging has been turned off" in out
     assert "% Invalid input detected at '^' marker." in out
+
+
+def test_uptime_does_not_jump_when_the_clock_is_set(tmp_path):
+    r = run(tmp_path / "b.img", "clock set 10:00:00 1 Jan 2030", "show version")
+    assert "Router uptime is 0 minutes" in r.stdout
