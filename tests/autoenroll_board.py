@@ -2,17 +2,12 @@
 """Helpers of the auto-enroll tests: a flash image with a pre-shipped startup-config,
 the simulated board on a pipe (Console), and checks of what the image holds."""
 
-import os
-import queue
-import re
-import subprocess
-import threading
-import time
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from mpy import BOARD_RUN, ROOT, mpy_env, run_micropython
+import console
+from mpy import ROOT, run_micropython
 
 from host_tools.upki_host.nvimage import Image
 
@@ -103,94 +98,11 @@ def scep_ops(server, op):
     return [line for line in server.log if op in line]
 
 
-class Console:
-    """The simulated board on a pipe, driven line by line; `reload` boots it again."""
-
-    def __init__(self, image, env=None):
-        self.p = subprocess.Popen(
-            [str(BOARD_RUN), str(image)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env=mpy_env(env))
-        self.q = queue.Queue()
-        self.text = ""
-        self.pos = 0
-        threading.Thread(target=self._reader, daemon=True).start()
-
-    def _reader(self):
-        while True:
-            data = os.read(self.p.stdout.fileno(), 4096)
-            if not data:
-                self.q.put(None)
-                return
-            self.q.put(data.decode(errors="replace"))
-
-    def _pump(self, timeout):
-        try:
-            chunk = self.q.get(timeout=timeout)
-        except queue.Empty:
-            return True
-        if chunk is None:
-            return False
-        self.text += chunk
-        return True
-
-    def send(self, *lines):
-        for line in lines:
-            self.p.stdin.write((line + "\n").encode())
-        self.p.stdin.flush()
+class Console(console.Console):
+    """The shared console, nudged every 0.5 s by default while waiting."""
 
     def expect(self, pattern, timeout=30, nudge=0.5):
-        """Wait for pattern after the last match, sending an empty line every `nudge`
-        seconds meanwhile (a scripted console runs its background tasks once a line)."""
-        rx = re.compile(pattern)
-        deadline = time.monotonic() + timeout
-        last = time.monotonic()
-        while True:
-            m = rx.search(self.text, self.pos)
-            if m:
-                self.pos = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError("no %r within %ss; board said:\n%s"
-                                     % (pattern, timeout, self.text[self.pos :][-4000:]))
-            if nudge and time.monotonic() - last >= nudge:
-                self.send("")
-                last = time.monotonic()
-            if not self._pump(0.1) and self.p.poll() is not None:
-                m = rx.search(self.text, self.pos)
-                if m:
-                    self.pos = m.end()
-                    return m
-                raise AssertionError("board ended before %r:\n%s"
-                                     % (pattern, self.text[self.pos :][-4000:]))
-
-    def quiet(self, seconds, nudge=0.5):
-        """Nudge the console for `seconds`; returns what it printed meanwhile."""
-        start = len(self.text)
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.send("")
-            t = time.monotonic() + nudge
-            while time.monotonic() < t:
-                self._pump(0.05)
-        return self.text[start:]
-
-    def close(self, timeout=30):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        while self._pump(0.05):
-            if self.q.empty() and self.p.poll() is not None:
-                break
-        assert "Traceback" not in self.text and "Internal error" not in self.text, \
-            self.text[-3000:]
-        assert "%SYS-3-TASK" not in self.text, self.text[-3000:]
-        return self.text
+        return console.Console.expect(self, pattern, timeout, nudge)
 
 
 def port_snippet(code, image, cut_after=0, timeout=120, tear=0.5):

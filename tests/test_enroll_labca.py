@@ -7,11 +7,8 @@ The board's key pair is put into its flash image from the host (tests/data
 rsa_1024), so no test here spends time generating keys on the port.
 """
 
-import os
-import queue
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -72,97 +69,7 @@ def trustpoint_lines(url, name="lab", extra=()):
     ]
 
 
-class Console:
-    """The simulated board on a pipe, driven line by line (for PENDING and forgeries)."""
-
-    def __init__(self, image, heap=None):
-        env = mpy_env({"UPKI_HEAP": heap} if heap else None)
-        self.p = subprocess.Popen(
-            [str(BOARD_RUN), str(image)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        self.q = queue.Queue()
-        self.text = ""
-        self.pos = 0
-        threading.Thread(target=self._reader, daemon=True).start()
-
-    def _reader(self):
-        while True:
-            data = os.read(self.p.stdout.fileno(), 4096)
-            if not data:
-                self.q.put(None)
-                return
-            self.q.put(data.decode(errors="replace"))
-
-    def _pump(self, timeout):
-        try:
-            chunk = self.q.get(timeout=timeout)
-        except queue.Empty:
-            return True
-        if chunk is None:
-            return False
-        self.text += chunk
-        return True
-
-    def send(self, *lines):
-        for line in lines:
-            self.p.stdin.write((line + "\n").encode())
-        self.p.stdin.flush()
-
-    def expect(self, pattern, timeout=30, nudge=None):
-        """Wait for pattern after the last match; nudge: send an empty line every
-        `nudge` seconds meanwhile (the console runs its background tasks per line)."""
-        deadline = time.monotonic() + timeout
-        last = time.monotonic()
-        while True:
-            m = re.compile(pattern).search(self.text, self.pos)
-            if m:
-                self.pos = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    "no %r within %ss; board said:\n%s"
-                    % (pattern, timeout, self.text[self.pos :][-4000:])
-                )
-            if nudge and time.monotonic() - last >= nudge:
-                self.send("")
-                last = time.monotonic()
-            if not self._pump(0.1) and self.p.poll() is not None:
-                m = re.compile(pattern).search(self.text, self.pos)
-                if m:
-                    self.pos = m.end()
-                    return m
-                raise AssertionError(
-                    "board ended before %r:\n%s" % (pattern, self.text[self.pos :][-4000:])
-                )
-
-    def since(self):
-        # all output after the last match, after a short settle
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < 0.3:
-            self._pump(0.05)
-        return self.text[self.pos :]
-
-    def close(self, timeout=30):
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.p.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            self.p.wait()
-        while self._pump(0.05):
-            if self.q.empty() and self.p.poll() is not None:
-                break
-        assert "Traceback" not in self.text and "Internal error" not in self.text, self.text[
-            -3000:
-        ]
-        return self.text
+from console import Console  # noqa: E402  (the shared pipe console)
 
 
 def run_board(image, lines, timeout=120):
