@@ -16,21 +16,7 @@ import pytest
 from host_tools.upki_host.mpybuild import build
 from mpy import run_micropython
 
-SEEDED = """
-import hashlib
-class Seeded:
-    def __init__(self, seed):
-        self.seed = seed
-        self.counter = 0
-    def __call__(self, n):
-        parts = []
-        got = 0
-        while got < n:
-            parts.append(hashlib.sha256(self.seed + self.counter.to_bytes(8, "big")).digest())
-            self.counter += 1
-            got += 32
-        return b"".join(parts)[:n]
-"""
+from bench.bench_rsa import SEEDED  # noqa: E402  (the bench's deterministic randbytes)
 
 # as `crypto key generate` then `crypto ca enroll`: csr imported after keygen
 KEYGEN_CSR = SEEDED + """

@@ -18,23 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MESSAGE = b"a certificate request, say"
 SECRET = b"0123456789abcdef0123456789abcdef"
 
-# A deterministic randbytes (SHA-256 in counter mode) the port and CPython both run.
-SEEDED = '''
-import hashlib
-class Seeded:
-    def __init__(self, seed):
-        self.seed = seed
-        self.counter = 0
-    def __call__(self, n):
-        parts = []
-        got = 0
-        while got < n:
-            h = hashlib.sha256(self.seed + self.counter.to_bytes(8, "big"))
-            self.counter += 1
-            parts.append(h.digest())
-            got += 32
-        return b"".join(parts)[:n]
-'''
+from bench.bench_rsa import SEEDED  # noqa: E402  (the bench's deterministic randbytes)
 
 
 def _is_probable_prime(n, rounds=32):
