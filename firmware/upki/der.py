@@ -401,23 +401,14 @@ def epoch_to_tuple(t):
 # ---------------------------------------------------------------- writing
 
 # The writer lives in upki.derwrite (csr and rsa load it alone); its names
-# are re-exported here for everyone else.
-from upki.derwrite import (  # noqa: E402,F401
-    encode_length,
-    encode_tlv,
-    encode_sequence,
-    encode_set,
-    int_to_bytes,
-    encode_int,
-    encode_bool,
-    encode_null,
-    encode_octet_string,
-    encode_bit_string,
-    encode_named_bits,
-    encode_oid,
-    encode_string,
-    encode_context,
-)
+# are served from here on first use, so that readers that never write DER
+# (CRL ingest, certificate validation) do not keep the writer in the heap.
+def __getattr__(name):
+    from upki import derwrite
+
+    v = getattr(derwrite, name)
+    globals()[name] = v
+    return v
 
 
 def _two(v):
@@ -425,6 +416,8 @@ def _two(v):
 
 
 def encode_utc_time(t):
+    from upki.derwrite import encode_tlv
+
     y, mo, d, hh, mi, ss = epoch_to_tuple(t)
     if not 1950 <= y < 2050:
         raise ValueError("UTCTime holds 1950-2049 only, not %d" % y)
@@ -433,6 +426,8 @@ def encode_utc_time(t):
 
 
 def encode_generalized_time(t):
+    from upki.derwrite import encode_tlv
+
     y, mo, d, hh, mi, ss = epoch_to_tuple(t)
     if not 0 <= y <= 9999:
         raise ValueError("year %d out of range" % y)
