@@ -4,6 +4,7 @@
 memory`; the retry period and count of the polls honoured, then auto-enroll stops."""
 
 import itertools
+import re
 import time
 
 import labca_peer
@@ -126,7 +127,7 @@ def test_unreachable_ca_retries_at_the_period_then_gives_up(tmp_path, ts):
         later = c.quiet(2.5)
     finally:
         c.close()
-    assert "|    0:00:0" in timers and "RETRY lab" in timers, timers
+    assert re.search(r"\|\s+0:0\d\.\d{3} RETRY lab", timers), timers
     assert took >= 3.5, took  # two waits of the 2 s retry period between the three tries
     assert "AUTOENROLL" not in later
     assert "tp/lab/cert" not in records(img)

@@ -412,10 +412,10 @@ def _show_timers(s, args):
         if auto is not None:
             timers.extend(auto.timers(tp, now))  # RETRY
     timers.sort()
+    if timers:
+        lines.append("|%s" % _left(timers[0][0]))  # the tree's head: the next to fire
     for left, what in timers:
-        lines.append("|  %s %s" % (_left(left), what))
-    if len(lines) == 1:
-        lines.append("|  (none)")
+        lines.append("|%s %s" % (_left(left), what))
     return "\n".join(lines) + "\n"
 
 
@@ -443,11 +443,21 @@ def _cert_timers(tp, now):
 
 
 def _left(sec):
-    sign = "-" if sec < 0 else " "
-    sec = abs(int(sec))
-    if sec >= 86400:
-        return "%s%dd%02dh" % (sign, sec // 86400, sec % 86400 // 3600)
-    return "%s%2d:%02d:%02d" % (sign, sec // 3600, sec // 60 % 60, sec % 60)
+    """Time left as IOS prints its managed timers: 46:49.207, 1:02:03.004,
+    2d03:04:05.006 (a timer already due shows as a negative time)."""
+    sign = "-" if sec < 0 else ""
+    ms = int(abs(sec) * 1000 + 0.5)
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    d, h = divmod(h, 24)
+    if d:
+        t = "%dd%02d:%02d:%02d.%03d" % (d, h, m, s, ms)
+    elif h:
+        t = "%d:%02d:%02d.%03d" % (h, m, s, ms)
+    else:
+        t = "%d:%02d.%03d" % (m, s, ms)
+    return "%16s" % (sign + t)
 
 
 def read_chain(data):
