@@ -75,3 +75,23 @@ def test_removing_a_trustpoint(tmp_path):
               "no crypto ca trustpoint never", "end", "show running-config")
     assert "% Trustpoint never does not exist" in out
     assert "trustpoint gone" not in out.split("show running-config")[1]
+
+
+def test_removing_a_trustpoint_destroys_every_record_kept_for_it(tmp_path):
+    # what auto-enroll may leave mid-renewal (a staged certificate, the swap
+    # journal; here one that recovery at boot cannot read, so it stays) goes
+    # with the trustpoint; the records of a trustpoint with a longer name stay
+    from host_tools.upki_host.nvimage import Image
+
+    img = tmp_path / "b.img"
+    run(img, "conf t", "crypto ca trustpoint gone", "exit", "crypto ca trustpoint gone2",
+        "end", "write memory")
+    im = Image.load(img)
+    for rec in ("tp/gone/cert.new", "tp/gone/swap", "tp/gone/pending", "tp/gone2/other"):
+        im.write(rec, b"x")
+    im.save(img)
+    out = run(img, "show flash", "conf t", "no crypto ca trustpoint gone", "end", "write memory")
+    assert "tp/gone/cert.new" in out.split("show flash")[1]  # there before the removal
+    names = Image.load(img).names()
+    assert not [n for n in names if n.startswith("tp/gone/")], names
+    assert "tp/gone2/other" in names

@@ -61,6 +61,11 @@ def remove(name):
     _order.remove(name)
     for kind in KINDS:
         tp.drop(kind)
+    # and whatever else was kept for it: certificates staged by auto-enroll
+    # (KIND.new), its swap journal, records of later versions
+    nv = _router[0].nvram
+    for rec in nv.names("tp/" + name):
+        nv.delete(rec)
     return True
 
 
