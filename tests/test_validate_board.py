@@ -375,3 +375,22 @@ def test_ldap_cdp_without_a_server_uses_crl_query(tmp_path):
     assert "CRL received from " + want in out, out
     assert out.count("Getting CRL of") == 1
     assert "% Certificate chain is not valid: revoked" in out
+
+
+def test_verify_reads_only_bounded_files_inside_flash(tmp_path):
+    img = Image()
+    img.put_file("big.pem", b"-----BEGIN CERTIFICATE-----\n" + b"A" * 20000)
+    path = tmp_path / "b.img"
+    img.save(path)
+    out = run(path, [CLOCK] + _trustpoint([" revocation-check none"]) + [
+        "crypto ca verify lab flash:../../../../etc/hostname",
+        "crypto ca verify lab ../x.pem",
+        "crypto ca verify lab flash:big.pem",
+        "crypto ca verify lab flash:none.pem",
+    ])
+    assert "(Invalid path: no .. outside flash)" in _after(
+        out, "crypto ca verify lab flash:../../../../etc/hostname")
+    assert "(Invalid path" in _after(out, "crypto ca verify lab ../x.pem")
+    assert "larger than 16384 bytes" in _after(out, "crypto ca verify lab flash:big.pem")
+    assert "%Error opening flash:none.pem (No such file)" in _after(
+        out, "crypto ca verify lab flash:none.pem")

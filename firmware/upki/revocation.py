@@ -489,6 +489,9 @@ def read_chain(data):
     return out
 
 
+_CHAIN_MAX = 16384  # a chain of a handful of certificates; bounded for the heap
+
+
 @command(EXEC, "crypto ca verify")
 def _verify_cmd(s, args):
     tp = _tp(args)
@@ -496,12 +499,17 @@ def _verify_cmd(s, args):
     path = args[1]
     if path.startswith("flash:"):
         path = path[6:]
-    full = s.router.board.flash_root.rstrip("/") + "/" + path.lstrip("/")
+    path = path.lstrip("/")
+    if ".." in path.split("/"):
+        return "%%Error opening flash:%s (Invalid path: no .. outside flash)\n" % path
+    full = s.router.board.flash_root.rstrip("/") + "/" + path
     try:
         with open(full, "rb") as f:
-            data = f.read(65536)
+            data = f.read(_CHAIN_MAX + 1)
     except OSError:
-        return "%%Error opening flash:%s (No such file)\n" % path.lstrip("/")
+        return "%%Error opening flash:%s (No such file)\n" % path
+    if len(data) > _CHAIN_MAX:
+        return "%% flash:%s: larger than %d bytes, not a certificate chain\n" % (path, _CHAIN_MAX)
     ident = args[2] if len(args) > 2 else None
     try:
         chain = read_chain(data)
