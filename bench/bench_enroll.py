@@ -2,7 +2,10 @@
 """SCEP enrollment against the lab CA on loopback (RA, auto-grant, POST, SHA-256,
 AES-128): wall time split into key generation, CSR, CMS build, network and CMS
 parse; and the smallest -X heapsize (firmware as .mpy, bisected) with which
-authenticate + enroll succeeds when the key pair is already in NVRAM."""
+authenticate + enroll succeeds when the key pair is already in NVRAM, both
+with the .mpy files loaded into the heap and with the code in ROM (the .mpy
+build in a ROMFS image run in place, as frozen or ROMFS code runs on a board:
+the figure is then the heap beside the ROM image; see bench/run.py)."""
 
 import sys
 import tempfile
@@ -108,6 +111,19 @@ print(gc.mem_alloc())
 """
 
 
+# the same imports, what they add to the heap (code in ROM: the image buffer
+# is allocated before the first gc.mem_alloc, so it is not counted)
+IMPORTS_DELTA = """
+import gc
+gc.collect()
+a = gc.mem_alloc()
+from upki import enroll, scep, cms, x509, http, csr, keys, rsa, cipher, trustpoint
+from upki.config import Router
+gc.collect()
+print(gc.mem_alloc() - a)
+"""
+
+
 def _key_record(root, label, der):
     from host_tools.upki_host.nvimage import encode_record
 
@@ -152,11 +168,22 @@ def run(ctx):
                 kb = ctx.smallest_heap(code, 32, 512)
                 ctx.report("RSA-%d authenticate+enroll smallest heap" % bits, kb, "KB",
                            ".mpy, key in NVRAM; target <= 96")
+                rom_kb = ctx.smallest_heap(code, 16, 512, rom=True)
+                ctx.report("RSA-%d authenticate+enroll, code in ROM" % bits, rom_kb, "KB",
+                           "heap beside the ROM image (%d KB), key in NVRAM" % ctx.rom_kb)
                 if bits == 2048:
                     loaded = ctx.micropython_json(IMPORTS, mpy=True)
                     ctx.report("code and module state loaded (.mpy)", loaded // 1024, "KB",
                                "gc.mem_alloc after the imports enrollment needs")
+                    for rom, label in ((False, ".mpy"), (True, "code in ROM")):
+                        added = ctx.micropython_json(IMPORTS_DELTA, mpy=True, rom=rom)
+                        ctx.report("heap the enrollment imports take (%s)" % label,
+                                   added // 1024, "KB", "gc.mem_alloc difference")
                     imports_kb = ctx.smallest_heap(IMPORTS + 'print("OK")\n', 32, 512)
                     ctx.report("smallest heap for those imports alone", imports_kb, "KB", ".mpy")
+                    rom_imports_kb = ctx.smallest_heap(IMPORTS + 'print("OK")\n', 8, 512,
+                                                       rom=True)
+                    ctx.report("smallest heap for those imports, code in ROM", rom_imports_kb,
+                               "KB", "heap beside the ROM image")
                     ctx.report("RSA-2048 authenticate+enroll work space", kb - imports_kb, "KB",
                                "beyond the imports: what frozen code would leave to the heap")

@@ -18,9 +18,22 @@ tests assert.  ctx also offers:
         or (mpy=True) with only the .mpy build of the firmware (as boards run it)
     ctx.micropython_json(code, ...) -> the JSON document its last line prints
     ctx.mpy_dir -> the firmware compiled to .mpy (built once per run)
-    ctx.heap_fits(code, kb) -> bool: the snippet prints OK with -X heapsize=<kb>k (.mpy build)
-    ctx.smallest_heap(code, lo_kb, hi_kb) -> the smallest such kb, by bisection
+    ctx.rom_image -> that build packed into a ROMFS image (lib/upki/*.mpy), built once per run
+    ctx.heap_fits(code, kb, rom=False) -> bool: the snippet prints OK with -X heapsize=<kb>k
+        (.mpy build)
+    ctx.smallest_heap(code, lo_kb, hi_kb, rom=False) -> the smallest such kb, by bisection
     ctx.median(values)
+
+Code in ROM (rom=True; also ctx.micropython(..., rom=True)) models a board
+that keeps its code in flash, frozen into the firmware or in a ROMFS
+partition: the snippet runs after ROM_LOADER, which reads ctx.rom_image into
+one buffer allocated first and mounts it at /rom (/rom/lib first on
+sys.path), so the .mpy bytecode runs in place from the image; MICROPYPATH
+then holds no firmware at all (nothing can come from the .mpy directory or
+the sources).  The Unix port cannot map flash, so that buffer sits in the GC
+heap: heap_fits passes -X heapsize=<kb + the image size in KB>k, and kb is
+the heap *beside* the ROM image -- what a board with its code in flash
+needs.  Report such figures as "heap beside the ROM image".
 
 A module that raises is reported as failed and the others still run.
 """
@@ -41,6 +54,19 @@ FIRMWARE = ROOT / "firmware"
 sys.path.insert(0, str(ROOT))
 
 
+# Prefixed to a snippet in ROM mode: first thing in the process, so the image
+# buffer is one block at the start of the heap (as a flash mapping costs none).
+ROM_LOADER = """import gc, sys, vfs
+_rom = bytearray(%(size)d)
+_f = open(%(path)r, "rb")
+_f.readinto(_rom)
+_f.close()
+del _f
+vfs.mount(vfs.VfsRom(_rom), "/rom")
+sys.path.insert(0, "/rom/lib")
+"""
+
+
 def _micropython_bin():
     exe = Path(sys.executable).parent / "micropython"
     return str(exe) if exe.exists() else "micropython"
@@ -51,6 +77,7 @@ class Context:
         self.rows = []
         self.module = None
         self._mpy_dir = None
+        self._rom_image = None
         self._tmp = tempfile.TemporaryDirectory(prefix="upki-bench-")
 
     # -- reporting
@@ -79,10 +106,35 @@ class Context:
             self._mpy_dir = d
         return self._mpy_dir
 
-    def _run(self, code, heap=None, mpy=False, timeout=600):
+    @property
+    def rom_image(self):
+        """The .mpy build (ctx.mpy_dir) as a ROMFS image file; built once per run."""
+        if self._rom_image is None:
+            from host_tools.upki_host.mpybuild import write_romfs
+
+            path = Path(self._tmp.name) / "upki.romfs"
+            write_romfs(sorted((self.mpy_dir / "upki").glob("*.mpy")), path)
+            self._rom_image = path
+        return self._rom_image
+
+    @property
+    def rom_kb(self):
+        """The ROM image size in KB (rounded up): what ROM mode adds to -X heapsize."""
+        return (self.rom_image.stat().st_size + 1023) // 1024
+
+    def rom_code(self, code):
+        """code preceded by the loader that mounts ctx.rom_image at /rom."""
+        img = self.rom_image
+        return ROM_LOADER % {"size": img.stat().st_size, "path": str(img)} + code
+
+    def _run(self, code, heap=None, mpy=False, timeout=600, rom=False):
         env = dict(os.environ)
-        path = str(self.mpy_dir) if mpy else str(FIRMWARE)
-        env["MICROPYPATH"] = path + ":.frozen"
+        if rom:
+            env["MICROPYPATH"] = ".frozen"  # all of upki comes from /rom
+            code = self.rom_code(code)
+        else:
+            path = str(self.mpy_dir) if mpy else str(FIRMWARE)
+            env["MICROPYPATH"] = path + ":.frozen"
         cmd = [_micropython_bin()]
         if heap:
             cmd += ["-X", "heapsize=%s" % heap]
@@ -91,30 +143,35 @@ class Context:
             cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=self._tmp.name
         )
 
-    def micropython(self, code, heap=None, mpy=False, timeout=600):
-        r = self._run(code, heap, mpy, timeout)
+    def micropython(self, code, heap=None, mpy=False, timeout=600, rom=False):
+        """rom=True: code in ROM (see above); heap is then passed as given."""
+        r = self._run(code, heap, mpy, timeout, rom)
         if r.returncode != 0:
             raise RuntimeError(
                 "micropython failed (%d):\n%s%s" % (r.returncode, r.stdout, r.stderr)
             )
         return r.stdout
 
-    def micropython_json(self, code, heap=None, mpy=False, timeout=600):
-        return json.loads(self.micropython(code, heap, mpy, timeout).strip().splitlines()[-1])
+    def micropython_json(self, code, heap=None, mpy=False, timeout=600, rom=False):
+        out = self.micropython(code, heap, mpy, timeout, rom)
+        return json.loads(out.strip().splitlines()[-1])
 
-    def heap_fits(self, code, kb, timeout=600):
-        r = self._run(code, "%dk" % kb, mpy=True, timeout=timeout)
+    def heap_fits(self, code, kb, timeout=600, rom=False):
+        """code prints OK with kb KB of heap (.mpy build); rom=True: kb beside the ROM image."""
+        heap = kb + self.rom_kb if rom else kb
+        r = self._run(code, "%dk" % heap, mpy=True, timeout=timeout, rom=rom)
         return r.returncode == 0 and r.stdout.strip().endswith("OK")
 
-    def smallest_heap(self, code, lo_kb, hi_kb, timeout=600):
-        """Smallest heap (KB) in (lo_kb, hi_kb] with which code prints OK; None if hi_kb fails."""
-        if not self.heap_fits(code, hi_kb, timeout):
+    def smallest_heap(self, code, lo_kb, hi_kb, timeout=600, rom=False):
+        """Smallest heap (KB) in (lo_kb, hi_kb] with which code prints OK; None if hi_kb fails.
+        rom=True: code in ROM, the heap beside the ROM image."""
+        if not self.heap_fits(code, hi_kb, timeout, rom):
             return None
-        if self.heap_fits(code, lo_kb, timeout):
+        if self.heap_fits(code, lo_kb, timeout, rom):
             return lo_kb
         while hi_kb - lo_kb > 1:
             mid = (lo_kb + hi_kb) // 2
-            if self.heap_fits(code, mid, timeout):
+            if self.heap_fits(code, mid, timeout, rom):
                 hi_kb = mid
             else:
                 lo_kb = mid

@@ -1,10 +1,39 @@
 # SPDX-License-Identifier: MIT
-# Boot the simulated board: main.py IMAGE [--interactive] [--size BYTES]
+# Boot the simulated board: main.py IMAGE [--interactive] [--size BYTES] [--rom ROMFS]
 # Exit status 3 asks boards/unix/run to boot again (reload); 0 ends.
 import os
 import sys
 
 _RELOAD = 3
+
+
+def _mount_rom():
+    # Code in ROM (boards/unix/run --rom): mount the ROMFS image at /rom and
+    # put /rom/lib first on the path, before anything from upki is imported,
+    # as a board with a ROMFS partition does at power-on. A board maps the
+    # partition in flash; the Unix port cannot, so the image is read once into
+    # one buffer allocated first (no fragmentation), and VfsRom runs the .mpy
+    # bytecode in place from it.
+    argv = sys.argv
+    if "--rom" not in argv:
+        return None
+    i = argv.index("--rom")
+    path = argv[i + 1]
+    del argv[i : i + 2]
+    import vfs
+
+    buf = bytearray(os.stat(path)[6])
+    f = open(path, "rb")
+    n = f.readinto(buf)
+    f.close()
+    if n != len(buf):
+        raise OSError("ROMFS image %s: short read" % path)
+    vfs.mount(vfs.VfsRom(buf), "/rom")
+    sys.path.insert(0, "/rom/lib")
+    return buf
+
+
+_ROM = _mount_rom()  # kept referenced: the image is the code
 
 
 def _args():
@@ -45,6 +74,11 @@ def main():
     from upki import cli
 
     result = cli.console(board, interactive)
+    if os.getenv("UPKI_LIST_MODULES"):
+        # for tests: where each loaded upki module came from (/rom/... in ROM mode)
+        for name in sorted(sys.modules):
+            if name == "upki" or name.startswith("upki."):
+                print("%%MODULE: %s %s" % (name, getattr(sys.modules[name], "__file__", "?")))
     return _RELOAD if result == "reload" else 0
 
 

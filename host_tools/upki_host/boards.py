@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """upki-host build / deploy: the firmware as .mpy for a board, and onto it with mpremote.
 
-    upki-host build --board NAME [--out DIR]
+    upki-host build --board NAME [--out DIR] [--romfs [FILE]]
     upki-host deploy --port PORT [--board NAME] [--build DIR]
 
 The board table (BOARDS) is the one place that knows each board's
@@ -242,6 +242,9 @@ def main(argv):
     if cmd == "build":
         ap.add_argument("--board", required=True, choices=sorted(BOARDS))
         ap.add_argument("--out", default=None, help="output directory (default build/BOARD)")
+        ap.add_argument("--romfs", nargs="?", const="", default=None, metavar="FILE",
+                        help="also pack the .mpy set into a ROMFS image (default build/BOARD.romfs)"
+                             " for `mpremote romfs deploy`")
     else:
         ap.add_argument("--port", required=True, help="serial port (or pty) of the board")
         ap.add_argument("--board", default=None, choices=sorted(BOARDS),
@@ -252,8 +255,18 @@ def main(argv):
     try:
         if cmd == "build":
             written = build(args.board, args.out)
-            print("build: OK: %d modules for %s in %s" % (
-                len(written), args.board, args.out or build_dir(args.board)))
+            if args.romfs is not None:
+                image = Path(args.romfs or BUILD / ("%s.romfs" % args.board))
+                try:
+                    size = mpybuild.write_romfs(written, image)
+                except (mpybuild.BuildError, OSError) as e:
+                    raise HostError("ROMFS image: %s" % e)
+                print("build: OK: %d modules for %s in %s; ROMFS image %s, %d bytes (%d KB)" % (
+                    len(written), args.board, args.out or build_dir(args.board), image, size,
+                    (size + 1023) // 1024))
+            else:
+                print("build: OK: %d modules for %s in %s" % (
+                    len(written), args.board, args.out or build_dir(args.board)))
         else:
             version = deploy(args.port, args.board, args.build)
             print("deploy: OK: upki %s on %s (%.1f s)"

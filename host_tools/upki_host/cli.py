@@ -11,7 +11,7 @@ import sys
 COMMANDS = {
     # name: (module, one-line help)
     "labca": ("host_tools.upki_host.labca", "run a lab CA: init, serve (SCEP + CRL over HTTP), approve, revoke"),
-    "build": ("host_tools.upki_host.boards", "compile the firmware to .mpy for a board"),
+    "build": ("host_tools.upki_host.boards", "compile the firmware to .mpy (--romfs: and a ROMFS image) for a board"),
     "deploy": ("host_tools.upki_host.boards", "copy the firmware to a board with mpremote"),
     "provision": ("host_tools.upki_host.provision", "write a board's startup-config, CA fingerprint, NTP keys"),
     "flash": ("host_tools.upki_host.flash", "flash MicroPython firmware with esptool"),
