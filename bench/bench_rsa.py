@@ -257,3 +257,6 @@ def run(ctx):
             "smallest heap: keygen 2048, then IOS CSR (.mpy)", kb if kb else ">128", "KB",
             "target <= 64",
         )
+        kb = ctx.smallest_heap(HEAP_KEYGEN_CSR, 8, 128, rom=True)
+        ctx.report("smallest heap: keygen 2048, then IOS CSR, code in ROM", kb, "KB",
+                   "heap beside the ROM image (see bench/run.py)")
