@@ -58,7 +58,7 @@ def main():
 
     image, interactive, size = _args()
     if not image:
-        print("usage: boards/unix/run [--size BYTES] IMAGE")
+        print("usage: boards/unix/run [--rom] [--size BYTES] IMAGE")
         return 2
     # Power-cut injection for tests: UPKI_CUT_AFTER=N [UPKI_CUT_TEAR=0|0.5|1].
     cut = os.getenv("UPKI_CUT_AFTER")
