@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # A small HTTP/1.1 client over plain sockets, for CRL distribution points and
-# SCEP: bounded everywhere (connect/read timeouts, an overall deadline, a cap
-# on the header block and on the body, a few redirects at most), and able to
+# SCEP: bounded everywhere (one deadline for the whole request, redirects and
+# name lookups included; a cap on the header block and on the body; a few
+# redirects at most), and able to
 # hand the body to a sink chunk by chunk so a large CRL never sits in RAM.
 # micropython-lib `requests` reads whole bodies and cannot cap them, hence
 # this client.
@@ -14,6 +15,7 @@ import time
 
 from micropython import const
 
+from upki import net
 from upki.errors import PKIError
 
 _CHUNK = const(1024)
@@ -124,36 +126,50 @@ def unquote(text):
 
 
 class _Conn:
-    """A socket with an overall deadline; reads at most _CHUNK bytes at a time."""
+    """A socket held to an overall deadline (ticks_ms; default now + timeout)
+    for the name lookup, connect and every send and read; reads at most
+    _CHUNK bytes at a time. cache: the operation's name lookups (upki.net)."""
 
-    def __init__(self, host, port, timeout, proto="HTTP", error=None):
+    def __init__(self, host, port, timeout, proto="HTTP", error=None, deadline=None, cache=None):
         import socket
 
         self.where = "%s:%d" % (host, port)
         self.proto = proto
         self.error = error or HTTPError
         self.timeout = timeout
-        self.deadline = time.ticks_add(time.ticks_ms(), int(timeout * 1000))
+        if deadline is None:
+            deadline = time.ticks_add(time.ticks_ms(), int(timeout * 1000))
+        self.deadline = deadline
         self.buf = b""
         self.mv = memoryview(self.buf)
         self.start = 0
         self.end = 0
         self.sock = None
         try:
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+            af, addr = net.address(host, port, socket.SOCK_STREAM, deadline, cache, self._err)
         except OSError as e:
             raise self._err("cannot resolve host (%s)" % _errno(e))
-        if not ai:
-            raise self._err("cannot resolve host")
-        af, addr = ai[0][0], ai[0][-1]
         s = socket.socket(af, socket.SOCK_STREAM)
         self.sock = s
         try:
-            s.settimeout(timeout)
+            self._wait()
             s.connect(addr)
         except OSError as e:
             self.close()
             raise self._err("connect failed (%s)" % _errno(e))
+        except Exception:  # the deadline passed (self.error)
+            self.close()
+            raise
+
+    def _wait(self):
+        # the socket timeout is what is left of the deadline, never more
+        left = time.ticks_diff(self.deadline, time.ticks_ms())
+        if left <= 0:
+            raise self._late()
+        self.sock.settimeout(left / 1000)
+
+    def _late(self):
+        return self._err("no complete answer within %s s" % self.timeout)
 
     def _err(self, text):
         return self.error("%s %s: %s" % (self.proto, self.where, text))
@@ -167,31 +183,31 @@ class _Conn:
             self.sock = None
 
     def send(self, data):
+        mv = memoryview(data)
         try:
-            mv = memoryview(data)
             while len(mv):
+                self._wait()
                 n = self.sock.send(mv)
                 if not n:
                     raise OSError(32)
                 mv = mv[n:]
         except OSError as e:
+            if _timed_out(e):
+                raise self._late()
             raise self._err("send failed (%s)" % _errno(e))
 
     def _fill(self):
         """Refill the buffer when it is empty; return False at end of stream."""
-        left = time.ticks_diff(self.deadline, time.ticks_ms())
-        if left <= 0:
-            raise self._err("no complete answer within %s s" % self.timeout)
+        self._wait()
         try:
-            self.sock.settimeout(left / 1000)
             # recv, not readinto: a stream readinto waits for a full buffer
             data = self.sock.recv(_CHUNK)
         except OSError as e:
             if _timed_out(e):
-                raise self._err("no complete answer within %s s" % self.timeout)
+                raise self._late()
             raise self._err("receive failed (%s)" % _errno(e))
         if data is None:  # non-blocking read with nothing there (MicroPython)
-            raise self._err("no complete answer within %s s" % self.timeout)
+            raise self._late()
         n = len(data)
         self.buf = data
         self.mv = memoryview(data)
@@ -237,7 +253,7 @@ def _errno(e):
     code = e.args[0] if e.args else None
     names = {111: "connection refused", 104: "connection reset", 113: "no route to host",
              110: "timed out", 11: "timed out", 101: "network unreachable", 32: "broken pipe",
-             -2: "name not known", -3: "name lookup failed"}
+             -2: "name not known", -3: "name lookup failed", 22: "bad address"}
     return names.get(code, "error %s" % (code,))
 
 
@@ -250,9 +266,14 @@ def request(method, url, body=None, headers=None, timeout=10, max_size=65536, si
     max_size), or a callable / object with write() taking each body chunk
     (a memoryview, valid only during the call); max_size still caps the total.
     Redirects (301/302/303/307/308) are followed up to max_redirects times
-    for GET; other statuses are returned as they are."""
+    for GET; other statuses are returned as they are.  timeout (s) bounds the
+    whole request, redirects included: each name lookup (made once per host),
+    connect, send and read waits only for what is left of that one deadline."""
+    deadline = time.ticks_add(time.ticks_ms(), int(timeout * 1000))
+    cache = {}
     for hop in range(max_redirects + 1):
-        r = _exchange(method, url, body, headers, timeout, max_size, sink, max_header, log)
+        r = _exchange(method, url, body, headers, timeout, max_size, sink, max_header, log,
+                      (deadline, cache))
         if r[0] in (301, 302, 303, 307, 308) and method in ("GET", "HEAD"):
             loc = r[2].get("location")
             if not loc:
@@ -268,11 +289,11 @@ def request(method, url, body=None, headers=None, timeout=10, max_size=65536, si
     raise HTTPError("HTTP %s: more than %d redirects" % (url, max_redirects))
 
 
-def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, log):
+def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, log, dc):
     host, port, path = parse_url(url)
     if log:
         log("HTTP %s %s:%d%s" % (method, host, port, path))
-    c = _Conn(host, port, timeout)
+    c = _Conn(host, port, timeout, "HTTP", None, *dc)
     try:
         hostfield = host if port == 80 else "%s:%d" % (host, port)
         if ":" in host:

@@ -11,7 +11,8 @@
 #
 # Servers answer in BER (OpenLDAP always uses 4-byte long-form lengths), so
 # this module reads lengths leniently; every read is bounded by the message
-# length, the size cap and the overall deadline.  With a sink, the attribute
+# length, the size cap and the overall deadline, and the whole answer (what
+# is skipped too) by max_size + 64 KB.  With a sink, the attribute
 # value is handed over in chunks and never held whole.
 from micropython import const
 
@@ -122,15 +123,19 @@ def unbind_request(msg_id):
 
 
 class _Reader:
-    def __init__(self, conn):
+    def __init__(self, conn, budget):
         self.c = conn
         self.left = None  # bytes left in the current message (bounds every read)
+        self.cap = self.budget = budget  # bytes the whole answer may take, skipped ones too
 
     def _take(self, n):
         if self.left is not None:
             if n > self.left:
                 raise LDAPError("LDAP %s: element runs past the end of its message" % self.c.where)
             self.left -= n
+        self.budget -= n
+        if self.budget < 0:
+            raise LDAPError("LDAP %s: answer longer than %d bytes" % (self.c.where, self.cap))
 
     def exact(self, n, what):
         self._take(n)
@@ -235,7 +240,7 @@ def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
     c = http._Conn(host, port, timeout, "LDAP", LDAPError)
     try:
         c.send(bind_request(1))
-        r = _Reader(c)
+        r = _Reader(c, max_size + 65536)
         tag, n = r.message(1)
         if tag != 0x61:
             raise LDAPError("LDAP %s: expected a BindResponse, got tag 0x%02x" % (c.where, tag))

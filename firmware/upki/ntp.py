@@ -108,7 +108,8 @@ def state(router):
 
 def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
     """Ask every configured server once (each within timeout s, retries more
-    requests), then let the clock decide. budget_ms bounds the whole round.
+    requests), then let the clock decide. budget_ms bounds the whole round
+    but for one name lookup that overruns it (MicroPython cannot cut one short).
     Returns (chosen sample, agreeing samples); raises ClockError (the clock
     unchanged) when the round gives no trusted time."""
     st = state(router)
@@ -118,6 +119,7 @@ def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
         raise ClockError("no NTP servers configured")
     start = ticks_ms()
     samples = []
+    cache = {}  # name lookups, made once per round (upki.net)
     for i, srv in enumerate(servers):
         srv.mark = " "
         t = timeout
@@ -131,7 +133,7 @@ def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
             t = min(timeout, share / 1000)
         try:
             key = st.key_for(srv)
-            s = sntp.query(srv.addr, srv.port, key, timeout=t, now=clock.now_us, retries=retries)
+            s = sntp.query(srv.addr, srv.port, key, t, clock.now_us, retries, cache)
         except ClockError as e:
             why = getattr(e, "reason", None) or str(e)
             prefix = "NTP server %s: " % srv.name()

@@ -193,10 +193,8 @@ def build_request(buf, key=None):
     for i in range(_HEADER):
         buf[i] = 0
     buf[0] = (_VERSION << 3) | _MODE_CLIENT
-    while True:
-        ts = os.urandom(8)
-        if ts != b"\x00" * 8:
-            break
+    ts = bytearray(os.urandom(8))
+    ts[7] |= 1  # never zero (zero means "no timestamp"), and no retry loop
     buf[40:48] = ts
     if key is not None:
         struct.pack_into(">I", buf, _HEADER, key[0])
@@ -352,16 +350,20 @@ def _note_kiss(addr, port, code):
 # --- the network exchange ---
 
 
-def query(addr, port=123, key=None, timeout=2, now=None, retries=2):
+def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None):
     """Ask one server for the time; return a Sample or raise ClockError.
 
     Sends at most retries + 1 requests, each with a fresh random transmit
-    timestamp, and waits up to `timeout` seconds for a valid reply to each;
-    invalid packets are dropped (the last reason is reported if no valid
-    reply comes). Honours kiss-o'-death: DENY/RSTR stop queries to that server
+    timestamp, and waits up to `timeout` seconds for a valid reply to each,
+    all within (retries + 1) * timeout seconds, the name lookup included
+    (made once; cache: a dict to share lookups between queries); invalid
+    packets are dropped (the last reason is reported if no valid reply
+    comes). Honours kiss-o'-death: DENY/RSTR stop queries to that server
     until reset(), RATE backs off (64 s, doubling to 4096 s)."""
     import select
     import socket
+
+    from upki import net
 
     server = addr if port == 123 else "%s:%d" % (addr, port)
     st = status(addr, port)
@@ -376,20 +378,24 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2):
         check_key(key)
     if now is None:
         now = _default_now
+    wait_ms = int(timeout * 1000)
+    end = ticks_add(ticks_ms(), wait_ms * (retries + 1))
     try:
-        ai = socket.getaddrinfo(addr, port, 0, socket.SOCK_DGRAM)[0]
+        af, dest = net.address(addr, port, socket.SOCK_DGRAM, end, cache,
+                               lambda t: _refuse("NTP server %s: %s" % (server, t)))
     except OSError as e:
         raise _refuse("NTP server %s: cannot resolve (%s)" % (server, e)) from None
-    dest = ai[-1]
-    sock = socket.socket(ai[0], socket.SOCK_DGRAM)
+    sock = socket.socket(af, socket.SOCK_DGRAM)
     try:
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         req = bytearray(request_size(key))
-        wait_ms = int(timeout * 1000)
         last = "no reply"
         sent = 0
         for _ in range(retries + 1):
+            left = ticks_diff(end, ticks_ms())
+            if left <= 0:
+                break
             sent_ts = build_request(req, key)
             t1 = _us_from_now(now())
             start = ticks_us()
@@ -399,7 +405,7 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2):
                 last = "send failed (%s)" % e
                 continue
             sent += 1
-            deadline = ticks_add(ticks_ms(), wait_ms)
+            deadline = ticks_add(ticks_ms(), min(wait_ms, left))
             while True:
                 left = ticks_diff(deadline, ticks_ms())
                 if left <= 0:
