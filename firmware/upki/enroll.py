@@ -118,6 +118,14 @@ def authenticate(tp, router, accept=None):
     """GetCACaps + GetCACert; check the CA against the configured fingerprint
     or ask accept(certs) -> bool; store the CA and RA certificates.  Returns
     the scep.CACerts, or None when the operator refused."""
+    import gc
+
+    # what stays loaded first, packed low in the heap; then the phase's own
+    # modules above it, so that unloading them leaves one hole, not many
+    from upki import derwrite, digest, keys, oid, rsa, x509  # noqa: F401
+
+    derwrite = digest = keys = oid = rsa = x509 = None
+    gc.collect()
     phase = _loaded(("enrollca", "scepca", "cms", "cmsbase"))
     try:
         from upki import enrollca
@@ -246,6 +254,12 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None, signer_pa
     signer_pair: the key pair of the current certificate when `pair` is a new
     key replacing it (key rollover): the request is then signed, and the reply
     decrypted, with the current certificate and key (RenewalReq when offered)."""
+    import gc
+
+    from upki import cipher  # noqa: F401  (stays loaded: below the phase's modules)
+
+    cipher = None
+    gc.collect()
     phase = _loaded(("scepmsg", "cms", "cmsbase"))
     try:
         return _request(tp, router, pair, csr_der, caps, log, kind, signer_pair)

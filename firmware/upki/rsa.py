@@ -404,9 +404,19 @@ class PrivateKey:
         """A private key from PKCS#8 PrivateKeyInfo or PKCS#1 RSAPrivateKey DER
         (told apart by their structure; from_pkcs8_der and from_pkcs1_der are
         the same function).  The numbers are checked for consistency."""
+        import sys
+
+        # the codec is unloaded again (unless someone else had loaded it): a
+        # key is read once, and its code need not sit under the work that follows
+        unload = "upki.rsacodec" not in sys.modules
         from upki import rsacodec
 
-        key = cls(*rsacodec.private_numbers(data))
+        try:
+            key = cls(*rsacodec.private_numbers(data))
+        finally:
+            rsacodec = None
+            if unload:
+                _unload("rsacodec")
         key.check()
         return key
 
