@@ -12,6 +12,7 @@ host. Times are measured only to check that each call returned within a
 generous bound of its deadline (timeout + 2 s), which the old per-call
 timeouts did not."""
 
+import hashlib
 import socket
 import struct
 import threading
@@ -412,3 +413,41 @@ class _Ntp:
         self.t.join(2)
         self.sock.close()
 
+
+
+def test_ldap_value_in_one_byte_reads_costs_the_value_not_thirty_times_it(tmp_path):
+    # a value that arrives one byte per read was kept as one bytes object per
+    # read (~50 bytes of heap each): 1,500 bytes ran a 48 KB heap out of memory
+    from host_tools.upki_host.mpybuild import build
+
+    from mpy import run_micropython
+
+    value = bytes(range(256)) * 6
+    entry = _entry(b"certificateRevocationList;binary", value)
+    cut = len(entry) - len(value)
+
+    def serve(conn, srv):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.recv(4096)
+        conn.sendall(_BIND_OK)
+        conn.recv(4096)
+        conn.sendall(entry[:cut])
+        for b in value:
+            time.sleep(0.001)
+            conn.sendall(bytes([b]))
+        conn.sendall(_DONE)
+        srv.sleep(1)
+
+    build(tmp_path, keep_going=True)
+    srv = Server(serve)
+    try:
+        code = ("import gc, hashlib\nfrom binascii import hexlify\nfrom upki import ldap\n"
+                "assert ldap.__file__.endswith('.mpy')\ngc.collect()\n"
+                "v = ldap.fetch('ldap://127.0.0.1:%d/cn=a', timeout=30, max_size=4096)\n"
+                "print(len(v), hexlify(hashlib.sha256(v).digest()).decode())\n" % srv.port)
+        r = run_micropython(["-c", code], heap="48k", timeout=60,
+                            env={"MICROPYPATH": "%s:.frozen" % tmp_path})
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == [str(len(value)), hashlib.sha256(value).hexdigest()]

@@ -250,15 +250,9 @@ def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
                                                                                           diag)))
         c.send(search_request(2, dn, attrs, int(timeout) or 1))
         found = None
-        collect = []
-        if sink is None:
-            put = collect.append
-        else:
+        put = None
+        if sink is not None:
             put = sink.write if hasattr(sink, "write") else sink
-
-        def bounded(mv):
-            put(bytes(mv) if sink is None else mv)
-
         for _ in range(64):  # messages: entries, references, done
             tag, n = r.message(2)
             if tag == 0x64:  # SearchResultEntry
@@ -276,8 +270,10 @@ def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
                             if vlen > max_size:
                                 raise LDAPError("LDAP %s: %s of %d bytes exceeds the %d-byte cap"
                                                 % (c.where, _text(name), vlen, max_size))
-                            r.pipe(vlen, bounded, "attribute value")
-                            found = vlen
+                            # one buffer of the value's size, not a bytes object per read
+                            col = None if put else http._Collect(vlen, vlen)
+                            r.pipe(vlen, put or col.write, "attribute value")
+                            found = col.body() if col else vlen
                         else:
                             r.pipe(vlen, None, "attribute value")
                 r.pipe(r.left, None, "SearchResultEntry")
@@ -301,4 +297,4 @@ def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
         c.close()
     if found is None:
         raise LDAPError("LDAP %s: %s has no %s" % (c.where, dn, " or ".join(attrs)))
-    return b"".join(collect) if sink is None else found
+    return found
