@@ -146,7 +146,7 @@ class _Conn:
         self.end = 0
         self.sock = None
         try:
-            af, addr = net.address(host, port, socket.SOCK_STREAM, deadline, cache, self._err)
+            af, addr = net.address(host, port, deadline, cache, self._err)
         except OSError as e:
             raise self._err("cannot resolve host (%s)" % _errno(e))
         s = socket.socket(af, socket.SOCK_STREAM)

@@ -11,8 +11,8 @@ import struct
 import time
 
 
-def address(host, port, kind, deadline, cache, fail):
-    """(family, sockaddr) for host:port and socket type kind. deadline:
+def address(host, port, deadline, cache, fail):
+    """(family, sockaddr) for host:port, any socket type. deadline:
     ticks_ms; cache: a dict for the operation, or None; fail(text) makes the
     exception for a lookup that finds the deadline passed. An OSError from
     the resolver (or for a malformed literal) escapes as it is."""
@@ -29,7 +29,7 @@ def address(host, port, kind, deadline, cache, fail):
     if not hit:
         t = time.ticks_ms()
         if time.ticks_diff(deadline, t) > 0:
-            hit = socket.getaddrinfo(host, port, 0, kind)
+            hit = socket.getaddrinfo(host, port)  # no type: lwIP warns at SOCK_DGRAM
             if not hit:
                 raise OSError(-2)
             hit = hit[0][0], hit[0][-1]

@@ -381,7 +381,7 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None):
     wait_ms = int(timeout * 1000)
     end = ticks_add(ticks_ms(), wait_ms * (retries + 1))
     try:
-        af, dest = net.address(addr, port, socket.SOCK_DGRAM, end, cache,
+        af, dest = net.address(addr, port, end, cache,
                                lambda t: _refuse("NTP server %s: %s" % (server, t)))
     except OSError as e:
         raise _refuse("NTP server %s: cannot resolve (%s)" % (server, e)) from None
