@@ -164,19 +164,21 @@ class Transaction:
         return enrollpoll.from_record(cls, data)
 
 
-def _signers(tp):
-    # who may sign a CertRep: the RA signing certificate, the issuing CA
-    out = []
-    ra = tp.load("ra-sign")
-    if ra:
-        out.append(ra)
+def _chain(tp):
     chain = tp.ca_certificates()
     if not chain:
         raise SCEPError(
             "You must authenticate the Certificate Authority before you can enroll with it."
         )
-    out.append(bytes(chain[0].der))
-    return out, chain
+    return chain
+
+
+def _signers(tp, chain):
+    # who may sign a CertRep: the RA signing certificate, the issuing CA (the
+    # Certificate already loaded, not another copy of its DER).  Read when the
+    # reply is in, so that none of it sits in the heap under the message.
+    ra = tp.load("ra-sign")
+    return [ra, chain[0]] if ra else [chain[0]]
 
 
 def _recipient(tp, chain):
@@ -191,7 +193,7 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
 
     from upki import scepmsg
 
-    signers, chain = _signers(tp)
+    chain = _chain(tp)
     nonce = router.board.urandom(16)
     t0 = time.ticks_ms()
     writer = _loaded(("cmswrite",))  # the CMS writer: needed until the message is built
@@ -234,7 +236,7 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     _dump("CRYPTO_PKI: CertRep received", body)
     t0 = time.ticks_ms()
     try:
-        rep = scepmsg.parse_cert_rep(body, txn.tid, nonce, signers, key, txn.signer)
+        rep = scepmsg.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key, txn.signer)
     finally:
         _timed("cms parse", t0)
     _debug("CRYPTO_PKI: transaction %s completed: CertRep %s" % (name, scep.STATUS_NAMES[rep.status]))

@@ -56,6 +56,7 @@ def pki_message(
 
     gc.collect()
     envelope = cms.envelope(content, recipient_cert_der, cipher)
+    content = recipient_cert_der = None
     gc.collect()
     return cms.sign(
         envelope,
