@@ -193,16 +193,17 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
 
     from upki import scepmsg
 
-    chain = _chain(tp)
+    recipient = _recipient(tp, _chain(tp))
     nonce = router.board.urandom(16)
     t0 = time.ticks_ms()
     writer = _loaded(("cmswrite",))  # the CMS writer: needed until the message is built
     try:
         msg = scepmsg.pki_message(
-            message_type, content, txn.signer, key, _recipient(tp, chain), txn.tid, nonce,
+            message_type, content, txn.signer, key, recipient, txn.tid, nonce,
             txn.hash_name, txn.cipher, int(router.clock.now()),
         )
     finally:
+        recipient = None
         _unload(writer)
     _timed("cms build", t0)
     content = None
@@ -234,6 +235,9 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     r = None
     gc.collect()
     _dump("CRYPTO_PKI: CertRep received", body)
+    # the CA chain is read again now that the reply is in: it does not sit
+    # in the heap under the message and the reply's buffer
+    chain = _chain(tp)
     t0 = time.ticks_ms()
     try:
         rep = scepmsg.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key, txn.signer)
