@@ -7,7 +7,8 @@
 #
 # For a ~100 KB heap each phase loads only its own code: authenticate runs
 # in upki.enrollca (with upki.scepca), the request builds its message with
-# upki.scepmsg and the CMS writer, and checks the reply with the CMS reader;
+# upki.scepreq and the CMS writer, and checks the reply with upki.sceprep and
+# the CMS reader;
 # a module a phase loaded is unloaded when the phase ends (unless it was
 # loaded before).  Polling, pending records, enroll_configured, GetCert and
 # GetCRL live in upki.enrollpoll; every name still answers here.
@@ -100,6 +101,13 @@ def _loaded(names):
     return [n for n in names if "upki." + n not in sys.modules]
 
 
+def _preload(names):
+    # import upki.<name> (keeping no reference here): what outlives a phase is
+    # loaded before the phase's own modules, so that it packs low in the heap
+    for name in names:
+        __import__("upki." + name)
+
+
 def _unload(names):
     # forget upki.<name> (sys.modules and the package attribute) so that the
     # collector frees its code once nothing else refers to it
@@ -122,9 +130,7 @@ def authenticate(tp, router, accept=None):
 
     # what stays loaded first, packed low in the heap; then the phase's own
     # modules above it, so that unloading them leaves one hole, not many
-    from upki import derwrite, digest, keys, oid, rsa, x509  # noqa: F401
-
-    derwrite = digest = keys = oid = rsa = x509 = None
+    _preload(("derwrite", "digest", "keys", "oid", "rsa", "x509"))
     gc.collect()
     phase = _loaded(("enrollca", "scepca", "cms", "cmsbase"))
     try:
@@ -191,19 +197,19 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     """Send one pkiMessage of txn and return the checked scep.CertRep."""
     import gc
 
-    from upki import scepmsg
-
     recipient = _recipient(tp, _chain(tp))
     nonce = router.board.urandom(16)
     t0 = time.ticks_ms()
-    writer = _loaded(("cmswrite",))  # the CMS writer: needed until the message is built
+    writer = _loaded(("scepreq", "cmswrite"))  # needed until the message is built
     try:
-        msg = scepmsg.pki_message(
+        from upki import scepreq
+
+        msg = scepreq.pki_message(
             message_type, content, txn.signer, key, recipient, txn.tid, nonce,
             txn.hash_name, txn.cipher, int(router.clock.now()),
         )
     finally:
-        recipient = None
+        recipient = scepreq = None
         _unload(writer)
     _timed("cms build", t0)
     content = None
@@ -238,9 +244,11 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     # the CA chain is read again now that the reply is in: it does not sit
     # in the heap under the message and the reply's buffer
     chain = _chain(tp)
+    from upki import sceprep
+
     t0 = time.ticks_ms()
     try:
-        rep = scepmsg.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key, txn.signer)
+        rep = sceprep.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key, txn.signer)
     finally:
         _timed("cms parse", t0)
     _debug("CRYPTO_PKI: transaction %s completed: CertRep %s" % (name, scep.STATUS_NAMES[rep.status]))
@@ -262,11 +270,9 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None, signer_pa
     decrypted, with the current certificate and key (RenewalReq when offered)."""
     import gc
 
-    from upki import cipher  # noqa: F401  (stays loaded: below the phase's modules)
-
-    cipher = None
+    _preload(("cipher",))  # stays loaded: below the phase's modules
     gc.collect()
-    phase = _loaded(("scepmsg", "cms", "cmsbase"))
+    phase = _loaded(("sceprep", "cms", "cmsbase"))
     try:
         return _request(tp, router, pair, csr_der, caps, log, kind, signer_pair)
     finally:
@@ -274,8 +280,6 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None, signer_pa
 
 
 def _request(tp, router, pair, csr_der, caps, log, kind, signer_pair):
-    from upki import scepmsg
-
     now = router.clock.require_trusted("enrollment")
     log = log or router.log
     if caps is None:
@@ -301,7 +305,15 @@ def _request(tp, router, pair, csr_der, caps, log, kind, signer_pair):
         mt, signer = scep.PKCS_REQ, bytes(current.der)
     else:
         mt = scep.PKCS_REQ
-        signer = scepmsg.self_signed(key, subject_der, now - 300, now + 86400 * 365, caps.hash_name)
+        builder = _loaded(("scepreq",))
+        try:
+            from upki import scepreq
+
+            signer = scepreq.self_signed(key, subject_der, now - 300, now + 86400 * 365,
+                                         caps.hash_name)
+        finally:
+            scepreq = None
+            _unload(builder)
     _timed("cms build", t0)
     txn = Transaction(
         message_type=mt, tid=scep.transaction_id(key.public_key(), caps.hash_name),

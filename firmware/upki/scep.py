@@ -14,8 +14,8 @@
 # Every check on a CertRep runs before anything reaches the caller: a
 # forged, replayed or garbled reply is an SCEPError naming what was wrong.
 #
-# Each phase loads only its half: GetCACert's parsing is upki.scepca, the
-# request and the reply (pkiMessage, CertRep) upki.scepmsg.  Their names
+# Each phase loads only its part: GetCACert's parsing is upki.scepca, the
+# request (pkiMessage) upki.scepreq, the reply (CertRep) upki.sceprep.  Their names
 # still answer here (scep.parse_ca_certs, scep.pki_message ...), loading
 # the half on first use.
 from micropython import const
@@ -156,7 +156,8 @@ def csr_parts(csr_der):
 
 _HALVES = {
     "scepca": ("CACerts", "parse_ca_certs", "_load_cert", "_flag", "_is_ca", "_self_issued", "_fp_matches"),
-    "scepmsg": ("pki_message", "self_signed", "CertRep", "parse_cert_rep", "_read_crls", "_printable"),
+    "scepreq": ("pki_message", "self_signed", "_printable"),
+    "sceprep": ("CertRep", "parse_cert_rep", "_read_crls"),
 }
 
 
