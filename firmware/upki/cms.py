@@ -39,22 +39,11 @@ _CTX0_PRIM = const(0x80)  # [0] IMPLICIT primitive
 DATA = "1.2.840.113549.1.7.1"
 SIGNED_DATA = "1.2.840.113549.1.7.2"
 ENVELOPED_DATA = "1.2.840.113549.1.7.3"
-CONTENT_TYPE = "1.2.840.113549.1.9.3"
-MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-SIGNING_TIME = "1.2.840.113549.1.9.5"
-# SCEP (RFC 8894 3.2.1)
-MESSAGE_TYPE = "2.16.840.1.113733.1.9.2"
-PKI_STATUS = "2.16.840.1.113733.1.9.3"
-FAIL_INFO = "2.16.840.1.113733.1.9.4"
-SENDER_NONCE = "2.16.840.1.113733.1.9.5"
-RECIPIENT_NONCE = "2.16.840.1.113733.1.9.6"
-TRANSACTION_ID = "2.16.840.1.113733.1.9.7"
-FAIL_INFO_TEXT = "1.3.6.1.5.5.7.24.1"
-
+# The attribute OIDs (CONTENT_TYPE ... FAIL_INFO_TEXT) answer through
+# __getattr__ below, from the attribute table: one string object instead of
+# ten in the heap of a board reading a CertRep.
 _RSA = "1.2.840.113549.1.1.1"
 _OAEP = "1.2.840.113549.1.1.7"
-# AlgorithmIdentifier { rsaEncryption, NULL }
-_ALG_RSA = b"\x30\x0d\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01\x05\x00"
 
 # RSA signature algorithms accepted in a SignerInfo -> hash ("" = take the
 # digestAlgorithm's: plain rsaEncryption, what most SCEP servers write)
@@ -576,13 +565,36 @@ def _open_envelope(buf, private_key, my_cert_der):
         raise CryptoError("%s decryption failed (wrong key or damaged content): %s" % (alg, ex))
 
 
-_WRITER = ("sign", "envelope", "certs_only", "_des_parity", "_wrap", "_hdr", "_alg_id", "_CONTENT_CIPHERS")
+# module attributes answered on first use: "NAME where" lines; where is the
+# writer (upki.cmswrite) or an attribute name of the table in upki.cmsbase
+_LAZY = """
+sign cmswrite
+envelope cmswrite
+certs_only cmswrite
+_des_parity cmswrite
+_wrap cmswrite
+_hdr cmswrite
+_alg_id cmswrite
+_CONTENT_CIPHERS cmswrite
+CONTENT_TYPE contentType
+MESSAGE_DIGEST messageDigest
+SIGNING_TIME signingTime
+MESSAGE_TYPE messageType
+PKI_STATUS pkiStatus
+FAIL_INFO failInfo
+SENDER_NONCE senderNonce
+RECIPIENT_NONCE recipientNonce
+TRANSACTION_ID transactionID
+FAIL_INFO_TEXT failInfoText
+"""
 
 
 def __getattr__(name):
-    # the writer, as before the split, loaded on first use
-    if name in _WRITER:
+    where = _line_lookup(_LAZY, name)
+    if where == "cmswrite":
         from upki import cmswrite
 
         return getattr(cmswrite, name)
+    if where is not None:
+        return attribute_oid(where)
     raise AttributeError(name)

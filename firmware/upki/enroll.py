@@ -354,19 +354,29 @@ def cancel(tp):
     return tp.drop("pending")
 
 
-_LAZY = {
-    "enrollca": ("get_ca_cert", "fingerprint_matches", "check_ca_certs", "_validity"),
-    "enrollpoll": ("pending", "poll", "enroll_configured", "get_crl", "get_cert", "_query",
-                   "_router"),
-}
+# what moved to upki.enrollca / upki.enrollpoll, loaded on first use: "name module" lines
+_LAZY = """
+get_ca_cert enrollca
+fingerprint_matches enrollca
+check_ca_certs enrollca
+_validity enrollca
+pending enrollpoll
+poll enrollpoll
+enroll_configured enrollpoll
+get_crl enrollpoll
+get_cert enrollpoll
+_query enrollpoll
+_router enrollpoll
+"""
 
 
 def __getattr__(name):
-    # what moved to upki.enrollca / upki.enrollpoll, loaded on first use
-    for mod in _LAZY:
-        if name in _LAZY[mod]:
-            return getattr(__import__("upki." + mod, None, None, (mod,)), name)
-    raise AttributeError(name)
+    i = _LAZY.find("\n" + name + " ")
+    if i < 0:
+        raise AttributeError(name)
+    i += len(name) + 2
+    mod = _LAZY[i : _LAZY.find("\n", i)]
+    return getattr(__import__("upki." + mod, None, None, (mod,)), name)
 
 
 # ---------------------------------------------------------------- background polling

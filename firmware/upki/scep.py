@@ -154,15 +154,28 @@ def csr_parts(csr_der):
     return bytes(buf[name_start:ne]), bytes(buf[ne:ke])
 
 
-_HALVES = {
-    "scepca": ("CACerts", "parse_ca_certs", "_load_cert", "_flag", "_is_ca", "_self_issued", "_fp_matches"),
-    "scepreq": ("pki_message", "self_signed", "_printable"),
-    "sceprep": ("CertRep", "parse_cert_rep", "_read_crls"),
-}
+# names answered by the parts, loaded on first use: "name module" lines
+_PARTS = """
+CACerts scepca
+parse_ca_certs scepca
+_load_cert scepca
+_flag scepca
+_is_ca scepca
+_self_issued scepca
+_fp_matches scepca
+pki_message scepreq
+self_signed scepreq
+_printable scepreq
+CertRep sceprep
+parse_cert_rep sceprep
+_read_crls sceprep
+"""
 
 
 def __getattr__(name):
-    for mod in _HALVES:
-        if name in _HALVES[mod]:
-            return getattr(__import__("upki." + mod, None, None, (mod,)), name)
-    raise AttributeError(name)
+    i = _PARTS.find("\n" + name + " ")
+    if i < 0:
+        raise AttributeError(name)
+    i += len(name) + 2
+    mod = _PARTS[i : _PARTS.find("\n", i)]
+    return getattr(__import__("upki." + mod, None, None, (mod,)), name)
