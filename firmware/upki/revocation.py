@@ -457,7 +457,7 @@ def _left(sec):
         t = "%d:%02d:%02d.%03d" % (h, m, s, ms)
     else:
         t = "%d:%02d.%03d" % (m, s, ms)
-    return "%16s" % (sign + t)
+    return " %15s" % (sign + t)  # at least one space after the tree's bar
 
 
 def read_chain(data):
