@@ -19,12 +19,25 @@
 # the message: whether that certificate is the RA or CA we trust is the
 # caller's decision (compare s.signer.der with the certificate you expect).
 #
-# The writing half (sign, envelope, certs_only) is upki.cmswrite: cms.sign
-# and the others still answer here, loading it on first use.
+# The writing half (sign, envelope, certs_only) is upki.cmswrite, opening an
+# envelope upki.cmsenv, what reading both need upki.cmsread: cms.sign,
+# cms.open_envelope and the others still answer here, loading them on first
+# use.  A CertRep is verified with this module, and its envelope opened with
+# upki.cmsenv once this one is unloaded.
 from micropython import const
 
 from upki import der, digest
 from upki.cmsbase import _cert, _line_lookup, attribute_name, attribute_oid  # noqa: F401
+from upki.cmsread import (  # noqa: F401
+    _alg_name,
+    _check_null_params,
+    _content_info,
+    _expect,
+    _join_pieces,
+    _read_alg,
+    _read_rid,
+    _rid_matches,
+)
 from upki.errors import CryptoError, DERError, PKIError
 
 _SEQUENCE = const(0x30)
@@ -65,79 +78,7 @@ def _hash_for_oid(dotted):
     return None
 
 
-def _alg_name(dotted):
-    from upki import oid
-
-    return oid.name(dotted)
-
-
 # ---------------------------------------------------------------- reading
-
-
-def _expect(buf, pos, end, tag, what):
-    t, s, e = der.read_tlv(buf, pos, end)
-    if t != tag:
-        raise DERError(
-            "%s: expected %s at offset %d, found %s"
-            % (what, der.tag_name(tag), pos, der.tag_name(t))
-        )
-    return s, e
-
-
-def _read_alg(buf, pos, end, what):
-    # AlgorithmIdentifier at pos -> (dotted OID, (params tag, start, end) or None, next pos)
-    s, e = _expect(buf, pos, end, _SEQUENCE, what)
-    os_, oe = _expect(buf, s, e, _OID, what)
-    params = None
-    if oe < e:
-        params = der.read_tlv(buf, oe, e)
-        if params[2] != e:
-            raise DERError(
-                "%s: trailing data in AlgorithmIdentifier at offset %d" % (what, params[2])
-            )
-    return der.decode_oid(buf, os_, oe), params, e
-
-
-def _check_null_params(params, alg, what):
-    if params is not None and (params[0] != 0x05 or params[1] != params[2]):
-        raise DERError("%s: %s parameters must be NULL or absent" % (what, alg))
-
-
-def _content_info(buf, expected_type):
-    # A ContentInfo of expected_type -> (start, end) of the inner structure's
-    # content; a bare inner SEQUENCE (no ContentInfo) is accepted too.
-    t, s, e = der.read_single(buf)
-    if t != _SEQUENCE:
-        raise DERError("expected a ContentInfo SEQUENCE at offset 0, found %s" % der.tag_name(t))
-    t2, s2, e2 = der.read_tlv(buf, s, e)
-    if t2 != _OID:
-        return s, e  # the inner SEQUENCE itself (starts with its version INTEGER)
-    ctype = der.decode_oid(buf, s2, e2)
-    if ctype != expected_type:
-        raise CryptoError(
-            "ContentInfo holds %s, expected %s" % (_alg_name(ctype), _alg_name(expected_type))
-        )
-    if e2 == e:
-        raise DERError("ContentInfo of %s has no content" % _alg_name(ctype))
-    cs, ce = _expect(buf, e2, e, _CTX0, "ContentInfo")
-    if ce != e:
-        raise DERError("trailing data in ContentInfo at offset %d" % ce)
-    is_, ie = _expect(buf, cs, ce, _SEQUENCE, _alg_name(ctype))
-    if ie != ce:
-        raise DERError("trailing data after %s at offset %d" % (_alg_name(ctype), ie))
-    return is_, ie
-
-
-def _join_pieces(buf, s, e, what):
-    # the content of a constructed OCTET STRING: its primitive pieces joined
-    out = bytearray()
-    for t, ps, pe in der.children(buf, s, e):
-        if t != _OCTET_STRING:
-            raise DERError(
-                "%s piece at offset %d is %s, not an OCTET STRING" % (what, ps, der.tag_name(t))
-            )
-        out.extend(buf[ps:pe])
-    return out
 
 
 class _SignedDataParts:
@@ -290,33 +231,6 @@ def _find_signer(buf, sid, candidates):
     return None
 
 
-def _read_rid(buf, t, s, e, what):
-    # issuerAndSerialNumber (SEQUENCE) or subjectKeyIdentifier ([0] IMPLICIT)
-    if t == _SEQUENCE:
-        nt, ns, ne = der.read_tlv(buf, s, e)
-        if nt != _SEQUENCE:
-            raise DERError("%s: issuer is %s, not a Name" % (what, der.tag_name(nt)))
-        ss, se = _expect(buf, ne, e, _INTEGER, what + " serialNumber")
-        if se != e:
-            raise DERError("%s: trailing data in issuerAndSerialNumber at offset %d" % (what, se))
-        return ("ias", s, ne, ss, se)
-    if t == _CTX0_PRIM:
-        return ("ski", s, e)
-    raise DERError("%s: unknown identifier %s" % (what, der.tag_name(t)))
-
-
-def _rid_matches(buf, rid, cert):
-    if rid[0] == "ias":
-        i0, i1 = cert._issuer
-        c0, c1 = cert._serial
-        return buf[rid[1] : rid[2]] == cert.der[i0:i1] and buf[rid[3] : rid[4]] == cert.der[c0:c1]
-    try:
-        ski = cert.subject_key_identifier
-    except PKIError:
-        return False
-    return ski is not None and buf[rid[1] : rid[2]] == ski
-
-
 def verify(data, certificates=(), content=None):
     """Check a SignedData (DER, bare or in a ContentInfo) signed by one RSA
     signer; return a Signed.  The signer certificate is looked for among
@@ -448,123 +362,6 @@ def _verify_signer(buf, sd, s, e, content, candidates, embedded):
     return Signed(signer, content, sd.content_type, attributes, hash_name, embedded)
 
 
-# ---------------------------------------------------------------- EnvelopedData
-
-
-def open_envelope(data, private_key, my_cert_der=None):
-    """Decrypt an EnvelopedData (DER, bare or in a ContentInfo) with our RSA
-    private key: our KeyTransRecipientInfo is the one naming my_cert_der
-    (DER or x509.Certificate) or, without it, the only one.  Content
-    encryption aes128-cbc, aes256-cbc, des-ede3-cbc or des-cbc (micromdm
-    answers in single DES).  Returns the content as a bytearray; raises
-    DERError or CryptoError naming what is wrong."""
-    buf = data if isinstance(data, memoryview) else memoryview(data)
-    try:
-        return _open_envelope(buf, private_key, my_cert_der)
-    except (ValueError, IndexError, TypeError, KeyError) as ex:
-        raise DERError("malformed EnvelopedData: %s" % ex)
-
-
-def _open_envelope(buf, private_key, my_cert_der):
-    from upki import cipher, rsa
-
-    s, e = _content_info(buf, ENVELOPED_DATA)
-    vs, ve = _expect(buf, s, e, _INTEGER, "EnvelopedData version")
-    version = der.decode_int(buf, vs, ve)
-    if not 0 <= version <= 4:
-        raise DERError("EnvelopedData version %d is not 0..4" % version)
-    t, rs, re = der.read_tlv(buf, ve, e)
-    if t == _CTX0:  # originatorInfo
-        t, rs, re = der.read_tlv(buf, re, e)
-    if t != _SET:
-        raise DERError("EnvelopedData: expected recipientInfos SET, found %s" % der.tag_name(t))
-    ktris = []
-    for t, ks, ke in der.children(buf, rs, re):
-        if t == _SEQUENCE:  # KeyTransRecipientInfo; kari/kekri/pwri/ori are tagged
-            ktris.append((ks, ke))
-    if not ktris:
-        raise CryptoError("no RSA key-transport recipient in the EnvelopedData")
-    me = _cert(my_cert_der, "our") if my_cert_der is not None else None
-    if me is not None:
-        mine = None
-        for ks, ke in ktris:
-            vs2, ve2 = _expect(buf, ks, ke, _INTEGER, "KeyTransRecipientInfo version")
-            rt, r_s, r_e = der.read_tlv(buf, ve2, ke)
-            if _rid_matches(buf, _read_rid(buf, rt, r_s, r_e, "RecipientInfo rid"), me):
-                mine = (ks, ke)
-                break
-        if mine is None:
-            raise CryptoError(
-                "the EnvelopedData is not for us: none of its %d recipients names our certificate"
-                % len(ktris)
-            )
-    elif len(ktris) == 1:
-        mine = ktris[0]
-    else:
-        raise CryptoError("%d recipients and no certificate to find ours" % len(ktris))
-    ks, ke = mine
-    vs2, ve2 = _expect(buf, ks, ke, _INTEGER, "KeyTransRecipientInfo version")
-    rt, r_s, pos = der.read_tlv(buf, ve2, ke)  # rid
-    rid = _read_rid(buf, rt, r_s, pos, "RecipientInfo rid")
-    if der.decode_int(buf, vs2, ve2) != (0 if rid[0] == "ias" else 2):
-        raise DERError("KeyTransRecipientInfo version does not go with its recipient identifier")
-    kalg, params, pos = _read_alg(buf, pos, ke, "keyEncryptionAlgorithm")
-    if kalg != _RSA:
-        if kalg == _OAEP:
-            raise CryptoError("unsupported key transport RSAES-OAEP (PKCS#1 v1.5 only)")
-        raise CryptoError("unsupported key transport %s" % _alg_name(kalg))
-    _check_null_params(params, "rsaEncryption", "keyEncryptionAlgorithm")
-    eks, eke = _expect(buf, pos, ke, _OCTET_STRING, "encryptedKey")
-    if eke != ke:
-        raise DERError("trailing data in KeyTransRecipientInfo at offset %d" % eke)
-
-    # EncryptedContentInfo (read before the RSA work: bad structure fails fast)
-    es, ee = _expect(buf, re, e, _SEQUENCE, "EncryptedContentInfo")
-    ts, te = _expect(buf, es, ee, _OID, "EncryptedContentInfo contentType")
-    ctype = der.decode_oid(buf, ts, te)
-    if ctype != DATA:
-        raise CryptoError("encrypted content of type %s, expected data" % _alg_name(ctype))
-    calg, params, pos = _read_alg(buf, te, ee, "contentEncryptionAlgorithm")
-    try:
-        alg = cipher.alg_for_oid(calg)
-    except ValueError:
-        raise CryptoError("unsupported content encryption %s" % _alg_name(calg))
-    if params is None or params[0] != _OCTET_STRING:
-        raise DERError("%s parameters must be the IV as an OCTET STRING" % alg)
-    iv = buf[params[1] : params[2]]
-    if len(iv) != cipher.iv_size(alg):
-        raise CryptoError("%s IV of %d bytes, expected %d" % (alg, len(iv), cipher.iv_size(alg)))
-    if pos == ee:
-        raise CryptoError("EncryptedContentInfo has no encryptedContent")
-    t, cs, ce = der.read_tlv(buf, pos, ee)
-    if t not in (_CTX0_PRIM, _CTX0) or ce != ee:
-        raise DERError("EncryptedContentInfo: expected encryptedContent [0] at offset %d" % pos)
-    if t == _CTX0:
-        # BER constructed form, as Go's pkcs7 (micromdm) writes it: OCTET
-        # STRING pieces, joined into the buffer that is decrypted in place
-        ciphertext = _join_pieces(buf, cs, ce, "encryptedContent")
-    else:
-        ciphertext = buf[cs:ce]
-    if ee < e:  # unprotectedAttrs [1]
-        t, _, ue = der.read_tlv(buf, ee, e)
-        if t != _CTX1 or ue != e:
-            raise DERError("trailing data in EnvelopedData at offset %d" % ee)
-
-    try:
-        key = private_key.decrypt(bytes(buf[eks:eke]))
-    except rsa.DecryptionError:
-        raise CryptoError("cannot decrypt the content-encryption key: not encrypted for our key")
-    if len(key) not in cipher.ALGORITHMS[alg][0]:
-        raise CryptoError("content-encryption key of %d bytes does not fit %s" % (len(key), alg))
-    import gc
-
-    gc.collect()
-    try:
-        return cipher.decrypt(alg, key, iv, ciphertext)
-    except ValueError as ex:
-        raise CryptoError("%s decryption failed (wrong key or damaged content): %s" % (alg, ex))
-
-
 # module attributes answered on first use: "NAME where" lines; where is the
 # writer (upki.cmswrite) or an attribute name of the table in upki.cmsbase
 _LAZY = """
@@ -576,6 +373,8 @@ _wrap cmswrite
 _hdr cmswrite
 _alg_id cmswrite
 _CONTENT_CIPHERS cmswrite
+open_envelope cmsenv
+_open_envelope cmsenv
 CONTENT_TYPE contentType
 MESSAGE_DIGEST messageDigest
 SIGNING_TIME signingTime
@@ -591,10 +390,8 @@ FAIL_INFO_TEXT failInfoText
 
 def __getattr__(name):
     where = _line_lookup(_LAZY, name)
-    if where == "cmswrite":
-        from upki import cmswrite
-
-        return getattr(cmswrite, name)
+    if where in ("cmswrite", "cmsenv"):
+        return getattr(__import__("upki." + where, None, None, (where,)), name)
     if where is not None:
         return attribute_oid(where)
     raise AttributeError(name)

@@ -132,7 +132,7 @@ def authenticate(tp, router, accept=None):
     # modules above it, so that unloading them leaves one hole, not many
     _preload(("derwrite", "digest", "keys", "oid", "rsa", "x509"))
     gc.collect()
-    phase = _loaded(("enrollca", "scepca", "cms", "cmsbase"))
+    phase = _loaded(("enrollca", "scepca", "cms", "cmsbase", "cmsread"))
     try:
         from upki import enrollca
 
@@ -272,7 +272,7 @@ def request(tp, router, pair, csr_der, caps=None, log=None, kind=None, signer_pa
 
     _preload(("cipher",))  # stays loaded: below the phase's modules
     gc.collect()
-    phase = _loaded(("sceprep", "cms", "cmsbase"))
+    phase = _loaded(("sceprep", "cms", "cmsbase", "cmsread", "cmsenv"))
     try:
         return _request(tp, router, pair, csr_der, caps, log, kind, signer_pair)
     finally:

@@ -96,6 +96,11 @@ def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
     them).  Raises SCEPError naming the first check that failed."""
     if not body:
         raise SCEPError("CertRep: empty answer")
+    import sys
+
+    # the verifier is unloaded before the envelope is opened (unless it was
+    # loaded before): the two need not sit in the heap together
+    unload = "upki.cms" not in sys.modules
     from upki import cms
 
     buf = body if isinstance(body, memoryview) else memoryview(body)
@@ -150,12 +155,30 @@ def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
         return CertRep(PENDING, None, None, None, s.signer, s.hash_name)
     content = s.content
     signer = s.signer
-    s = None
-    import gc
+    s = cms = None
+    if unload:
+        _unload("cms")
+    unload = "upki.cmsenv" not in sys.modules
+    from upki import cmsenv
 
-    gc.collect()
     try:
-        plain = cms.open_envelope(content, private_key, my_cert_der)
+        plain = cmsenv.open_envelope(content, private_key, my_cert_der)
     except PKIError as e:
         raise SCEPError("CertRep: cannot open the reply's envelope: %s" % e)
+    finally:
+        cmsenv = None
+        if unload:
+            _unload("cmsenv")
     return CertRep(SUCCESS, None, None, plain, signer, None)
+
+
+def _unload(name):
+    # forget upki.<name> (sys.modules and the package attribute) and collect
+    import gc
+    import sys
+
+    sys.modules.pop("upki." + name, None)
+    pkg = sys.modules.get("upki")
+    if pkg is not None and name in pkg.__dict__:
+        delattr(pkg, name)
+    gc.collect()
