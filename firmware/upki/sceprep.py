@@ -117,8 +117,7 @@ def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
         raise SCEPError("CertRep: malformed reply (%s)" % e)
     except CryptoError as e:
         raise SCEPError("CertRep: signature check failed: %s" % e)
-    signer_der = s.signer.der
-    if not any(bytes(signer_der) == bytes(c.der if hasattr(c, "der") else c) for c in signers):
+    if not _among(s.signer, signers):
         raise SCEPError(
             "CertRep: signed by %s, which is neither the RA nor the CA certificate" % s.signer.subject
         )
@@ -182,3 +181,20 @@ def _unload(name):
     if pkg is not None and name in pkg.__dict__:
         delattr(pkg, name)
     gc.collect()
+
+
+def _among(cert, certs):
+    # cert (x509.Certificate) is one of certs (objects or DER), compared
+    # without copying a DER that is already bytes
+    der = cert.der
+    for c in certs:
+        if c is cert:
+            return True
+        c = c.der if hasattr(c, "der") else c
+        if len(c) == len(der) and _bytes(c) == _bytes(der):
+            return True
+    return False
+
+
+def _bytes(b):
+    return b if isinstance(b, bytes) else bytes(b)
