@@ -44,30 +44,28 @@ BAD_REQUEST = const(2)
 BAD_TIME = const(3)
 BAD_CERT_ID = const(4)
 FAIL_NAMES = ("badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId")
-FAIL_WORDS = (
-    "unrecognized or unsupported algorithm",
-    "integrity check (signature) failed",
-    "transaction not permitted or supported",
-    "the message time was not close enough to the CA's time",
-    "no certificate matches the criteria",
-)
+# their meaning, one line each (one string: a constant longer than a qstr
+# is an object in the heap, even with the code in ROM)
+_FAIL_WORDS = """unrecognized or unsupported algorithm
+integrity check (signature) failed
+transaction not permitted or supported
+the message time was not close enough to the CA's time
+no certificate matches the criteria"""
 
 _SEQUENCE = const(0x30)
 _PRINTABLE = const(0x13)
 
 # GetCACaps keywords (RFC 8894 3.5.2) as the server spells them -> attribute
-_CAP_WORDS = (
-    ("AES", "aes"),
-    ("DES3", "des3"),
-    ("GetNextCACert", "get_next_ca_cert"),
-    ("POSTPKIOperation", "post_pki_operation"),
-    ("Renewal", "renewal"),
-    ("SHA-1", "sha1"),
-    ("SHA-256", "sha256"),
-    ("SHA-512", "sha512"),
-    ("SCEPStandard", "scep_standard"),
-    ("Update", "update"),
-)
+_CAP_WORDS = """AES aes
+DES3 des3
+GetNextCACert get_next_ca_cert
+POSTPKIOperation post_pki_operation
+Renewal renewal
+SHA-1 sha1
+SHA-256 sha256
+SHA-512 sha512
+SCEPStandard scep_standard
+Update update"""
 
 
 def fail_text(fail_info):
@@ -77,7 +75,7 @@ def fail_text(fail_info):
     except (TypeError, ValueError):
         return "unknown failInfo %r" % (fail_info,)
     if 0 <= i < len(FAIL_NAMES):
-        return "%s (%s)" % (FAIL_NAMES[i], FAIL_WORDS[i])
+        return "%s (%s)" % (FAIL_NAMES[i], _FAIL_WORDS.split("\n")[i])
     return "unknown failInfo %d" % i
 
 
@@ -89,14 +87,15 @@ class Capabilities:
             text = str(bytes(text), "utf-8", "ignore") if text else ""
         self.words = []  # every keyword as sent, known or not
         self.unknown = []
-        for attr in _CAP_WORDS:
-            setattr(self, attr[1], False)
+        known = [line.split() for line in _CAP_WORDS.split("\n")]  # [word, attribute]
+        for word_attr in known:
+            setattr(self, word_attr[1], False)
         for line in text.replace("\r", "\n").split("\n"):
             w = line.strip()
             if not w or len(self.words) >= 64:
                 continue
             self.words.append(w)
-            for word, attr in _CAP_WORDS:
+            for word, attr in known:
                 # RFC 8894: compare case-insensitively
                 if w.lower() == word.lower():
                     setattr(self, attr, True)
