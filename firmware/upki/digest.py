@@ -14,14 +14,21 @@ from binascii import unhexlify
 SIZES = {"md5": 16, "sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}
 
 # DER of DigestInfo { AlgorithmIdentifier { oid, NULL }, OCTET STRING (len) }
-# up to the digest itself (RFC 8017, section 9.2, note 1).
-DIGEST_INFO_PREFIX = {
-    "md5": unhexlify("3020300c06082a864886f70d020505000410"),
-    "sha1": unhexlify("3021300906052b0e03021a05000414"),
-    "sha256": unhexlify("3031300d060960864801650304020105000420"),
-    "sha384": unhexlify("3041300d060960864801650304020205000430"),
-    "sha512": unhexlify("3051300d060960864801650304020305000440"),
-}
+# up to the digest itself (RFC 8017, section 9.2, note 1), in hex: one string
+# in the heap, not a dict of bytes (digest.DIGEST_INFO_PREFIX still answers).
+_PREFIXES = """
+md5 3020300c06082a864886f70d020505000410
+sha1 3021300906052b0e03021a05000414
+sha256 3031300d060960864801650304020105000420
+sha384 3041300d060960864801650304020205000430
+sha512 3051300d060960864801650304020305000440
+"""
+
+
+def _prefix(name):
+    i = _PREFIXES.index("\n" + name + " ") + len(name) + 2
+    return unhexlify(_PREFIXES[i : _PREFIXES.index("\n", i)])
+
 
 # Dotted OIDs of the digest algorithms, for modules that name them.
 OIDS = {
@@ -92,7 +99,7 @@ def digest_info(name, digest_bytes):
         raise ValueError(
             "%s digest must be %d bytes, got %d" % (name, SIZES[name], len(digest_bytes))
         )
-    return DIGEST_INFO_PREFIX[name] + bytes(digest_bytes)
+    return _prefix(name) + bytes(digest_bytes)
 
 
 def __getattr__(name):
@@ -101,4 +108,6 @@ def __getattr__(name):
         from upki.sha512 import SHA512
 
         return SHA512
+    if name == "DIGEST_INFO_PREFIX":
+        return {n: _prefix(n) for n in SIZES}
     raise AttributeError(name)
