@@ -248,7 +248,8 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
 
     t0 = time.ticks_ms()
     try:
-        rep = sceprep.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key, txn.signer)
+        rep = sceprep.parse_cert_rep(body, txn.tid, nonce, _signers(tp, chain), key,
+                                     txn.signer)
     finally:
         _timed("cms parse", t0)
     _debug("CRYPTO_PKI: transaction %s completed: CertRep %s" % (name, scep.STATUS_NAMES[rep.status]))
