@@ -185,16 +185,20 @@ def _unload(name):
 
 def _among(cert, certs):
     # cert (x509.Certificate) is one of certs (objects or DER), compared
-    # without copying a DER that is already bytes
+    # without a certificate-sized copy (x509 keeps its DER as a memoryview)
     der = cert.der
     for c in certs:
-        if c is cert:
-            return True
-        c = c.der if hasattr(c, "der") else c
-        if len(c) == len(der) and _bytes(c) == _bytes(der):
+        if c is cert or _same(c.der if hasattr(c, "der") else c, der):
             return True
     return False
 
 
-def _bytes(b):
-    return b if isinstance(b, bytes) else bytes(b)
+def _same(a, b):
+    if len(a) != len(b):
+        return False
+    a = memoryview(a)
+    b = memoryview(b)
+    for i in range(0, len(a), 64):
+        if bytes(a[i : i + 64]) != bytes(b[i : i + 64]):
+            return False
+    return True
