@@ -410,3 +410,9 @@ def poll_due(router):
             enrollpoll.poll(tp, router, timeout=BACKGROUND_TIMEOUT)
         except PKIError as e:
             router.log("%%CRYPTO-4-CERTPOLL: trustpoint %s: poll failed: %s" % (tp.name, e))
+        finally:
+            # the next poll is counted from the end of this one: a CA that hangs
+            # longer than the retry period is not polled again at once
+            now = time.ticks_ms()
+            if tp.name in _due:
+                _due[tp.name] = time.ticks_add(now, tp.retry_period * 1000)
