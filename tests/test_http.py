@@ -305,6 +305,27 @@ def test_post_sends_body_and_headers():
     assert body == b"\x30\x03abc"
 
 
+def test_post_body_as_parts_is_sent_unjoined_and_the_list_cleared():
+    srv = _serve(lambda c, s: c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes"))
+    try:
+        out = _req(
+            "parts = [b'\\x30\\x06', bytearray(b'ab'), memoryview(b'xcdx')[1:3], b'', b'ef']\n"
+            "r = http.request('POST', 'http://127.0.0.1:%d/scep', body=parts)\n"
+            "print(r.status, r.body, len(parts))\n"
+            "r = http.request('POST', 'http://127.0.0.1:%d/scep', body=(b'tu', b'ple'))\n"
+            "print(r.status, r.body)" % (srv.port, srv.port)
+        )
+    finally:
+        srv.close()
+    # the list is emptied once sent (the caller's message can go before the reply)
+    assert out.strip().splitlines() == ["200 b'yes' 0", "200 b'yes'"]
+    head, body = srv.requests[0]
+    assert b"Content-Length: 8" in head
+    assert body == b"\x30\x06abcdef"
+    head, body = srv.requests[1]
+    assert b"Content-Length: 5" in head and body == b"tuple"
+
+
 def test_bad_urls():
     out = _req(
         "for u in ('https://x/', 'http://:80/', 'http://h:99999/', 'ldap://h/'):\n"

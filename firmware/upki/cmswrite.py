@@ -67,8 +67,12 @@ def sign(
     signing_time=None,
     content_type=DATA,
     detached=False,
+    as_parts=False,
 ):
     """A SignedData (in a ContentInfo, DER bytes) over content by one signer.
+    as_parts: return the DER as a list of parts instead (their concatenation;
+    content is one of them, not copied): http.request sends such a list as
+    it is, so the message is never joined.
 
     signer_cert_der: the signer's certificate (DER or x509.Certificate): it
     names the signer (issuerAndSerialNumber) and goes into `certificates`,
@@ -170,7 +174,7 @@ def sign(
     _wrap(_CTX0, parts)
     parts.insert(0, der.encode_oid(SIGNED_DATA))
     _wrap(_SEQUENCE, parts)
-    return b"".join(parts)
+    return parts if as_parts else b"".join(parts)
 
 
 def certs_only(cert_ders):

@@ -11,6 +11,11 @@
 #                    max_size=65536, sink=None)
 #   r.status, r.reason, r.headers (lower-case names), r.body (bytes, or None
 #   when a sink took it), r.length (body bytes delivered)
+#
+# A body to send may be bytes or a list/tuple of bytes-like parts, sent one
+# after the other (Content-Length their sum): a DER message built as parts
+# needs no joined copy.  A list is emptied once sent, so that a caller that
+# hands over its only reference lets the message go before the reply is read.
 import time
 
 from micropython import const
@@ -262,9 +267,12 @@ def _errno(e):
 
 def request(method, url, body=None, headers=None, timeout=10, max_size=65536, sink=None,
             max_redirects=MAX_REDIRECTS, max_header=MAX_HEADER, log=None):
-    """One HTTP exchange.  sink: None (body returned as bytes, at most
-    max_size), or a callable / object with write() taking each body chunk
-    (a memoryview, valid only during the call); max_size still caps the total.
+    """One HTTP exchange.  body: None, bytes, or a list/tuple of bytes-like
+    parts sent one after the other (a list is cleared once sent, so the
+    message is not held while the reply is read).  sink: None (body returned
+    as bytes, at most max_size), or a callable / object with write() taking
+    each body chunk (a memoryview, valid only during the call); max_size
+    still caps the total.
     Redirects (301/302/303/307/308) are followed up to max_redirects times
     for GET; other statuses are returned as they are.  timeout (s) bounds the
     whole request, redirects included: each name lookup (made once per host),
@@ -300,8 +308,12 @@ def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, l
             hostfield = "[%s]:%d" % (host, port)
         lines = ["%s %s HTTP/1.1" % (method, path), "Host: " + hostfield,
                  "Connection: close", "User-Agent: upki"]
+        parts = body if isinstance(body, (list, tuple)) else (body or b"",)
         if body is not None:
-            lines.append("Content-Length: %d" % len(body))
+            n = 0
+            for p in parts:
+                n += len(p)
+            lines.append("Content-Length: %d" % n)
         if headers:
             for k in headers:
                 v = str(headers[k])
@@ -310,8 +322,11 @@ def _exchange(method, url, body, headers, timeout, max_size, sink, max_header, l
                 lines.append("%s: %s" % (k, v))
         lines.append("\r\n")
         c.send("\r\n".join(lines).encode())
-        if body:
-            c.send(body)
+        for p in parts:
+            c.send(p)
+        if isinstance(body, list):
+            body.clear()  # the caller's message can go before the reply comes
+        body = parts = p = lines = None
         status, reason = _status_line(c, max_header)
         hdrs = {}
         used = 0

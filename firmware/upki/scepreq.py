@@ -27,10 +27,12 @@ def pki_message(
     hash_name="sha256",
     cipher="aes128-cbc",
     signing_time=None,
+    as_parts=False,
 ):
     """A pkiMessage: SignedData (by the signer certificate's key) over the
     EnvelopedData (for the RA/CA encryption certificate) of content, with
-    the SCEP attributes messageType, transactionID and senderNonce."""
+    the SCEP attributes messageType, transactionID and senderNonce.
+    as_parts: a list of DER parts instead of bytes (cmswrite.sign)."""
     if message_type not in (RENEWAL_REQ, PKCS_REQ, CERT_POLL, GET_CERT, GET_CRL):
         raise SCEPError("messageType %r is not a request" % (message_type,))
     if cipher == "des-cbc":
@@ -54,6 +56,7 @@ def pki_message(
             ("senderNonce", der.encode_octet_string(sender_nonce)),
         ),
         signing_time=signing_time,
+        as_parts=as_parts,
     )
 
 
