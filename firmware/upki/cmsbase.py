@@ -30,6 +30,16 @@ def _line_lookup(table, key):
     return table[i : table.find("\n", i)]
 
 
+def forward(table, name):
+    """A name a split module answers from the part it moved to: table holds
+    "name module" lines; the module (upki.MODULE) is loaded on first use.
+    The module __getattr__ of scep and enroll."""
+    mod = _line_lookup(table, name)
+    if mod is None:
+        raise AttributeError(name)
+    return getattr(__import__("upki." + mod, None, None, (mod,)), name)
+
+
 def attribute_name(dotted):
     """The RFC name of a CMS/SCEP attribute OID, or the upki.oid name, or the OID."""
     n = _line_lookup(_ATTR_NAMES, dotted)

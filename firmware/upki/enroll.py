@@ -372,12 +372,9 @@ _router enrollpoll
 
 
 def __getattr__(name):
-    i = _LAZY.find("\n" + name + " ")
-    if i < 0:
-        raise AttributeError(name)
-    i += len(name) + 2
-    mod = _LAZY[i : _LAZY.find("\n", i)]
-    return getattr(__import__("upki." + mod, None, None, (mod,)), name)
+    from upki.cmsbase import forward
+
+    return forward(_LAZY, name)
 
 
 # ---------------------------------------------------------------- background polling

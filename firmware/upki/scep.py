@@ -172,9 +172,6 @@ _read_crls sceprep
 
 
 def __getattr__(name):
-    i = _PARTS.find("\n" + name + " ")
-    if i < 0:
-        raise AttributeError(name)
-    i += len(name) + 2
-    mod = _PARTS[i : _PARTS.find("\n", i)]
-    return getattr(__import__("upki." + mod, None, None, (mod,)), name)
+    from upki.cmsbase import forward
+
+    return forward(_PARTS, name)
