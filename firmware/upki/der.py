@@ -271,14 +271,51 @@ def decode_oid(buf, start, end):
     return ".".join(arcs)
 
 
+def _put_utf8(out, j, c):
+    # code point c as UTF-8 into out at j; the index after it
+    if c < 0x80:
+        out[j] = c
+        return j + 1
+    if c < 0x800:
+        out[j] = 0xC0 | (c >> 6)
+        out[j + 1] = 0x80 | (c & 0x3F)
+        return j + 2
+    if c < 0x10000:
+        out[j] = 0xE0 | (c >> 12)
+        out[j + 1] = 0x80 | ((c >> 6) & 0x3F)
+        out[j + 2] = 0x80 | (c & 0x3F)
+        return j + 3
+    out[j] = 0xF0 | (c >> 18)
+    out[j + 1] = 0x80 | ((c >> 12) & 0x3F)
+    out[j + 2] = 0x80 | ((c >> 6) & 0x3F)
+    out[j + 3] = 0x80 | (c & 0x3F)
+    return j + 4
+
+
+# Strings are built as UTF-8 bytes and decoded once: a list of one-character
+# strings costs a word per character and regrows as it fills, which a 96 KB
+# heap feels on a long (or length-corrupted) name.
 def _latin1(buf, start, end):
-    return "".join([chr(buf[i]) for i in range(start, end)])
+    high = 0
+    for i in range(start, end):
+        if buf[i] & 0x80:
+            high += 1
+    if not high:
+        return str(bytes(buf[start:end]), "utf-8")
+    out = bytearray(end - start + high)
+    j = 0
+    for i in range(start, end):
+        j = _put_utf8(out, j, buf[i])
+    return str(out, "utf-8")
 
 
 def _ucs(buf, start, end, width, what):
     if (end - start) % width:
         raise DERError("%s at offset %d has an odd length" % (what, start))
-    out = []
+    # UTF-8 never takes more than 3 bytes per UCS-2 unit (a surrogate pair,
+    # 4 bytes of input, becomes 4) nor more than 4 per UCS-4 character
+    out = bytearray((end - start) * 3 // 2 if width == 2 else end - start)
+    j = 0
     i = start
     while i < end:
         c = 0
@@ -292,8 +329,8 @@ def _ucs(buf, start, end, width, what):
                 i += 2
         if c > 0x10FFFF or 0xD800 <= c < 0xE000:
             raise DERError("%s at offset %d holds invalid character 0x%x" % (what, start, c))
-        out.append(chr(c))
-    return "".join(out)
+        j = _put_utf8(out, j, c)
+    return str(memoryview(out)[:j], "utf-8")
 
 
 def decode_string(tag, buf, start, end):
