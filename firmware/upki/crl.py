@@ -85,6 +85,16 @@ def reason_name(code):
     return REASONS[code] if code < len(REASONS) else "unknown(%d)" % code
 
 
+def _int_octets(n):
+    # an int's INTEGER content octets (minimal two's complement), without the
+    # DER writer: a lookup must not load a module into the heap an ingest
+    # has just fragmented
+    length = 1
+    while not -(1 << (8 * length - 1)) <= n < (1 << (8 * length - 1)):
+        length += 1
+    return (n % (1 << (8 * length))).to_bytes(length, "big")
+
+
 def serial_key(serial):
     """The 15-byte index key of a serial number's INTEGER content octets."""
     n = len(serial)
@@ -825,9 +835,7 @@ class Index:
         """serial: the certificate's serialNumber INTEGER content octets (or
         an int).  Returns None, or (revocationDate, reason code or None)."""
         if isinstance(serial, int):
-            enc = der.encode_int(serial)
-            t, s, e = der.read_tlv(enc)
-            serial = enc[s:e]
+            serial = _int_octets(serial)
         if self.info.count == 0:
             return None
         key = serial_key(serial)

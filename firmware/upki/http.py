@@ -24,6 +24,7 @@ from upki import net
 from upki.errors import PKIError
 
 _CHUNK = const(1024)
+_GROW_STEP = const(2048)  # a body of unknown length grows by at most this
 MAX_HEADER = const(4096)
 MAX_REDIRECTS = const(3)
 
@@ -396,10 +397,12 @@ def _status_line(c, max_header):
 
 
 class _Collect:
-    # One buffer, sized from Content-Length when there is one and doubled (up
-    # to the cap) otherwise: a server sending one-byte chunks must cost the
+    # One buffer, sized from Content-Length when there is one and grown (up to
+    # the cap) otherwise: a server sending one-byte chunks must cost the
     # body's size in heap, not a bytes object per chunk (~30 times that), nor
-    # a reallocation per chunk (bytearray.extend on MicroPython).
+    # a reallocation per chunk (bytearray.extend on MicroPython).  It doubles
+    # up to _GROW_STEP, then grows by _GROW_STEP: doubling a large buffer
+    # wants one piece twice its size beside it, which a fragmented heap lacks.
     def __init__(self, size, cap):
         self.buf = bytearray(min(size, cap))
         self.n = 0
@@ -408,7 +411,9 @@ class _Collect:
     def write(self, mv):
         need = self.n + len(mv)
         if need > len(self.buf):
-            grown = bytearray(min(max(need, 2 * len(self.buf)), max(need, self.cap)))
+            size = len(self.buf)
+            size += min(size, _GROW_STEP) if size else _CHUNK
+            grown = bytearray(min(max(need, size), max(need, self.cap)))
             grown[: self.n] = memoryview(self.buf)[: self.n]
             self.buf = grown
         self.buf[self.n : need] = mv
