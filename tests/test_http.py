@@ -343,7 +343,10 @@ def test_bad_urls():
     assert lines[5] == "a%2Bb%2Fc%3D cn=Lab CA"
 
 
-def test_streaming_in_32k_heap_as_mpy(http_server, tmp_path):
+def test_streaming_in_40k_heap_as_mpy(http_server, tmp_path):
+    # 300 KB through a 40 KB heap, most of which the .mpy code takes: the
+    # smallest heap that passes is 32 KB, so 40 leaves room for the heap
+    # layout to move with the paths (CI's differ from a developer's)
     port, digest = http_server
     build(tmp_path, keep_going=True)
     code = (
@@ -353,7 +356,7 @@ def test_streaming_in_32k_heap_as_mpy(http_server, tmp_path):
         "r = http.request('GET', 'http://127.0.0.1:%d/big.bin', sink=h.update, max_size=1<<20)\n"
         "print(r.length, hexlify(h.digest()).decode())\n" % port
     )
-    r = run_micropython(["-c", code], heap="32k", timeout=60,
+    r = run_micropython(["-c", code], heap="40k", timeout=60,
                         env={"MICROPYPATH": "%s:.frozen" % tmp_path})
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.split() == ["300000", digest]
