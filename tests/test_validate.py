@@ -228,7 +228,9 @@ print(r.reason)
 """
 
 
-def test_depth4_with_crl_ingest_in_128k_heap_as_mpy(tmp_path):
+def test_depth4_with_crl_ingest_in_144k_heap_as_mpy(tmp_path):
+    # the smallest heap that passes is about 123 KB, but 125 and 134 fail
+    # in some heap layouts (CI's clone path moves it); 136-164 all passed
     from host_tools.upki_host.mpybuild import build
     from mpy import run_micropython
 
@@ -241,6 +243,6 @@ def test_depth4_with_crl_ingest_in_128k_heap_as_mpy(tmp_path):
     subprocess.run([mpy_cross(), "-o", str(tmp_path / "mpy" / "heapcase.mpy"),
                     str(tmp_path / "mpy" / "heapcase.py")], check=True)
     (tmp_path / "mpy" / "heapcase.py").unlink()
-    r = run_micropython(["-c", "import heapcase"], heap="128k", timeout=120,
+    r = run_micropython(["-c", "import heapcase"], heap="144k", timeout=120,
                         env={"MICROPYPATH": "%s:.frozen" % (tmp_path / "mpy")})
     assert r.returncode == 0 and r.stdout.strip() == "revoked", r.stdout + r.stderr
