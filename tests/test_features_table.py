@@ -36,3 +36,33 @@ def test_feature_modules_load_on_first_use_only(tmp_path):
     for heavy in ("cli_ca", "cli_enroll", "cms", "scep", "x509", "rsa", "ntp", "revocation"):
         assert "upki.%s'" % heavy not in loaded, loaded
     assert out[-1] == "True Router(ca-trustpoint)#"
+
+
+def test_a_feature_that_runs_out_of_memory_loading_loads_on_the_next_try(tmp_path):
+    # A board short of heap can fail mid-import of a feature module; its
+    # commands must stay known (tried again next time), not turn into
+    # "% Invalid input" for the rest of the boot. The failure is injected by
+    # a module-global __import__ that cli._load finds before the builtin one.
+    code = (
+        "import sys\nsys.path.insert(0, '%s')\nfrom board import Board\n"
+        "b = Board('%s'); b.mount()\nfrom upki import cli\n"
+        "router, session, msgs = cli.boot(b)\n"
+        "real = __import__\nfailed = []\n"
+        "def once(name, *a):\n"
+        "    if name == 'upki.cli_ca' and not failed:\n"
+        "        failed.append(name)\n"
+        "        raise MemoryError('memory allocation failed')\n"
+        "    return real(name, *a)\n"
+        "cli.__import__ = once\n"
+        "session.execute('configure terminal')\n"
+        "print(repr(session.execute('crypto ca trustpoint t')))\n"
+        "print('upki.cli_ca' in sys.modules, failed)\n"
+        "print(repr(session.execute('crypto ca trustpoint t')), session.prompt())\n"
+        % (ROOT / "boards" / "unix", tmp_path / "c.img")
+    )
+    from mpy import run_code
+
+    out = run_code(code).strip().split("\n")
+    assert out[-3] == "'% Not enough memory to complete: crypto ca trustpoint t\\n'", out
+    assert out[-2] == "False ['upki.cli_ca']", out
+    assert out[-1] == "'' Router(ca-trustpoint)#", out

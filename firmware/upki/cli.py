@@ -91,9 +91,19 @@ def lazy(module, entries):
 
 
 def _load(modules):
+    import sys
+
     for entry in [e for e in _lazy if e[0] in modules]:
         _lazy.remove(entry)
-        __import__(entry[0])
+        try:
+            __import__(entry[0])
+        except BaseException:
+            # out of memory (or interrupted) mid-import: the port drops the
+            # module, so its commands go back to the table and the next line
+            # naming one tries again, instead of being "% Invalid input"
+            if entry[0] not in sys.modules:
+                _lazy.append(entry)
+            raise
 
 
 def submode(name, prompt_suffix, parent=CONFIG):
