@@ -95,3 +95,18 @@ def test_show_crypto_ca_trustpoints(tmp_path):
         "          Serial Number: 01\n    Certificate configured.\n"
         "    CEP URL: http://127.0.0.1:8080/scep\n    CRL query url: ldap://127.0.0.1:389/cn=Lab\n")
     assert "Trustpoint empty:\n    Not authenticated" in shown
+
+
+def test_saved_config_is_the_running_config_byte_for_byte(tmp_path):
+    # write memory streams the configuration to NVRAM in ~1 KB pieces; with
+    # two certificates in hex it is several pieces, and must still be exactly
+    # what show running-config prints
+    img = tmp_path / "b.img"
+    out = run(img, "conf t", "crypto ca trustpoint lab", "exit", *chain_lines(), "end",
+              "write memory", "show running-config")
+    shown = out.split("show running-config\n", 1)[1]
+    shown = shown.split("Current configuration : ", 1)[1]
+    size, text = shown.split(" bytes\n", 1)
+    saved = Image.load(img).read("startup-config").decode()
+    assert len(saved) == int(size) > 3000
+    assert text.startswith(saved), (text[:200], saved[:200])

@@ -59,6 +59,37 @@ def on_attach(fn):
         fn(current[0])
 
 
+class _Sink:
+    """Configuration lines written out in chunks of about 1 KB."""
+
+    def __init__(self, w):
+        self.w = w
+        self.buf = []
+        self.size = 0
+        self.n = 0
+
+    def append(self, line):
+        self.buf.append(line)
+        self.n += 1
+        self.size += len(line) + 1
+        if self.size >= 1024:
+            self.flush()
+
+    def extend(self, lines):
+        for line in lines:
+            self.append(line)
+
+    def __len__(self):
+        return self.n
+
+    def flush(self):
+        if self.buf:
+            self.buf.append("")
+            self.w.write("\n".join(self.buf).encode())
+            self.buf = []
+            self.size = 0
+
+
 class Router:
     """Everything one booted board knows: its hardware, NVRAM, clock and configuration."""
 
@@ -114,7 +145,15 @@ class Router:
 
     def render(self):
         """The running configuration as IOS prints it (without the size header)."""
-        lines = ["!", "! upki %s, %s board" % (upki.__version__, self.board.name), "!"]
+        lines = []
+        self._render_into(lines)
+        return "\n".join(lines) + "\n"
+
+    def _render_into(self, lines):
+        # lines: a list, or a _Sink (append, extend and len are all the sections use)
+        lines.append("!")
+        lines.append("! upki %s, %s board" % (upki.__version__, self.board.name))
+        lines.append("!")
         lines.append("hostname " + self.hostname)
         lines.append("!")
         if self.domain:
@@ -123,12 +162,21 @@ class Router:
         for _order, fn in _sections:
             fn(self, lines)
         lines.append("end")
-        return "\n".join(lines) + "\n"
 
     def save(self):
         for fn in save_hooks:
             fn(self)
-        self.nvram.write(STARTUP, self.render())
+        # streamed to NVRAM a kilobyte at a time: the configuration (certificate
+        # chains in hex make it several KB) is never one string, nor its bytes
+        w = self.nvram.writer(STARTUP)
+        try:
+            sink = _Sink(w)
+            self._render_into(sink)
+            sink.flush()
+        except BaseException:
+            w.abort()
+            raise
+        w.close()
         self.modified = False
 
     def startup_text(self):
