@@ -8,6 +8,15 @@ import sys
 from mpy import ROOT, board
 
 
+def _booted(image, rest):
+    """Code that boots a board on image in-process, then runs rest."""
+    return (
+        "import sys\nsys.path.insert(0, '%s')\nfrom board import Board\n"
+        "b = Board('%s'); b.mount()\nfrom upki import cli\n"
+        "router, session, msgs = cli.boot(b)\n" % (ROOT / "boards" / "unix", image)
+    ) + rest
+
+
 def test_features_table_is_in_sync():
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_features.py"), "--check"],
                        capture_output=True, text=True)
@@ -20,15 +29,11 @@ def test_feature_modules_load_on_first_use_only(tmp_path):
     r = board(img, "\n".join(probe) + "\n")
     assert "Router(config-pubkey-chain)#" in r.stdout  # the stub loaded the module and ran it
     # a fresh board whose config names no trustpoint never imports the trustpoint module
-    code = (
-        "import sys\nsys.path.insert(0, '%s')\nfrom board import Board\n"
-        "b = Board('%s'); b.mount()\nfrom upki import cli\n"
-        "router, session, msgs = cli.boot(b)\n"
+    code = _booted(tmp_path / "c.img", (
         "print(sorted(m for m in sys.modules if m.startswith('upki.')))\n"
         "session.execute('configure terminal')\nsession.execute('crypto ca trustpoint t')\n"
         "print('upki.cli_ca' in sys.modules, session.prompt())\n"
-        % (ROOT / "boards" / "unix", tmp_path / "c.img")
-    )
+    ))
     from mpy import run_code
 
     out = run_code(code).strip().split("\n")
@@ -43,10 +48,7 @@ def test_a_feature_that_runs_out_of_memory_loading_loads_on_the_next_try(tmp_pat
     # commands must stay known (tried again next time), not turn into
     # "% Invalid input" for the rest of the boot. The failure is injected by
     # a module-global __import__ that cli._load finds before the builtin one.
-    code = (
-        "import sys\nsys.path.insert(0, '%s')\nfrom board import Board\n"
-        "b = Board('%s'); b.mount()\nfrom upki import cli\n"
-        "router, session, msgs = cli.boot(b)\n"
+    code = _booted(tmp_path / "c.img", (
         "real = __import__\nfailed = []\n"
         "def once(name, *a):\n"
         "    if name == 'upki.cli_ca' and not failed:\n"
@@ -58,8 +60,7 @@ def test_a_feature_that_runs_out_of_memory_loading_loads_on_the_next_try(tmp_pat
         "print(repr(session.execute('crypto ca trustpoint t')))\n"
         "print('upki.cli_ca' in sys.modules, failed)\n"
         "print(repr(session.execute('crypto ca trustpoint t')), session.prompt())\n"
-        % (ROOT / "boards" / "unix", tmp_path / "c.img")
-    )
+    ))
     from mpy import run_code
 
     out = run_code(code).strip().split("\n")
