@@ -32,6 +32,16 @@ def require(what, ok, why=""):
     pytest.skip(msg)
 
 
+@pytest.fixture
+def ts():
+    """The lab time server (host_tools timeserver) on loopback, unauthenticated;
+    a test file needing other keys or an offset defines its own `ts`."""
+    from host_tools.upki_host.timeserver import TimeServer
+
+    with TimeServer() as server:
+        yield server
+
+
 def require_command(name):
     path = shutil.which(name) or (shutil.which(name, path="/usr/sbin:/sbin:/usr/bin"))
     require(name, path is not None, "install the Debian packages (make setup as root)")

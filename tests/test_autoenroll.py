@@ -8,7 +8,6 @@ open, and the retry period and count against a CA that answers PENDING."""
 import re
 
 import labca_peer
-import pytest
 from autoenroll_board import (
     Console,
     ca_chain_lines,
@@ -23,15 +22,8 @@ from autoenroll_board import (
     trustpoint_lines,
 )
 
-from host_tools.upki_host.timeserver import TimeServer
 
 HOUR = 3600
-
-
-@pytest.fixture
-def ts():
-    with TimeServer() as server:
-        yield server
 
 
 def lab_image(tmp_path, server, ts, auto="auto-enroll 70", count=None, extra=(),

@@ -8,7 +8,6 @@ import re
 import time
 
 import labca_peer
-import pytest
 from autoenroll_board import (
     Console,
     ca_chain_lines,
@@ -22,14 +21,6 @@ from autoenroll_board import (
     startup_config,
     trustpoint_lines,
 )
-
-from host_tools.upki_host.timeserver import TimeServer
-
-
-@pytest.fixture
-def ts():
-    with TimeServer() as server:
-        yield server
 
 
 def lab_image(tmp_path, server, ts, count=None):

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import labca_peer
-import pytest
 from autoenroll_board import (
     Console,
     ca_chain_lines,
@@ -25,15 +24,8 @@ from autoenroll_board import (
 from cryptography import x509
 
 from host_tools.upki_host.labca import LabCA, LabCAServer
-from host_tools.upki_host.timeserver import TimeServer
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture
-def ts():
-    with TimeServer() as server:
-        yield server
 
 
 def test_two_cas_with_different_key_policies(tmp_path, ts):

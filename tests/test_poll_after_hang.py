@@ -6,7 +6,6 @@ start -- a CA hung for longer than the period is not polled again at once."""
 import time
 
 import labca_peer
-import pytest
 from autoenroll_board import (
     Console,
     ca_chain_lines,
@@ -15,14 +14,6 @@ from autoenroll_board import (
     startup_config,
     trustpoint_lines,
 )
-
-from host_tools.upki_host.timeserver import TimeServer
-
-
-@pytest.fixture
-def ts():
-    with TimeServer() as server:
-        yield server
 
 
 def test_next_poll_counts_the_retry_period_from_the_end_of_a_hung_poll(tmp_path, ts):

@@ -9,7 +9,6 @@ import re
 import threading
 import time
 
-import pytest
 
 from host_tools.upki_host.timeserver import TimeServer
 from mpy import run_json
@@ -58,12 +57,6 @@ def port(tmp_path, code, rate=1.0, config=()):
 
 def server_lines(ts):
     return ["configure terminal", "ntp server 127.0.0.1 port %d" % ts.port, "end"]
-
-
-@pytest.fixture
-def ts():
-    with TimeServer() as server:
-        yield server
 
 
 def test_background_keeps_trying_after_a_failed_boot_sync(ts, tmp_path):
