@@ -47,7 +47,6 @@ _INTEGER = const(0x02)
 _OCTET_STRING = const(0x04)
 _CTX0 = const(0xA0)  # [0] constructed
 _CTX1 = const(0xA1)
-_CTX0_PRIM = const(0x80)  # [0] IMPLICIT primitive
 
 DATA = "1.2.840.113549.1.7.1"
 SIGNED_DATA = "1.2.840.113549.1.7.2"
@@ -55,8 +54,6 @@ ENVELOPED_DATA = "1.2.840.113549.1.7.3"
 # The attribute OIDs (CONTENT_TYPE ... FAIL_INFO_TEXT) answer through
 # __getattr__ below, from the attribute table: one string object instead of
 # ten in the heap of a board reading a CertRep.
-_RSA = "1.2.840.113549.1.1.1"
-_OAEP = "1.2.840.113549.1.1.7"
 
 # RSA signature algorithms accepted in a SignerInfo -> hash ("" = take the
 # digestAlgorithm's: plain rsaEncryption, what most SCEP servers write)
