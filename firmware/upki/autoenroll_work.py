@@ -9,7 +9,7 @@ import time
 
 from micropython import const
 
-from upki import config, trustpoint
+from upki import trustpoint
 from upki.autoenroll import (JOURNAL, SUFFIX, _KINDS, _debug, _identity, _state, renew_time,
                              slots)
 from upki.errors import PKIError
@@ -172,8 +172,7 @@ def _generate(router, label, usage, bits):
 def _ensure_poller():
     from upki import enroll
 
-    if enroll.poll_due not in config.background:
-        config.background.append(enroll.poll_due)
+    enroll.watch()
 
 
 # ---------------------------------------------------------------- the swap

@@ -71,7 +71,7 @@ def command(mode, words, help=None):
     return register
 
 
-# Feature modules not loaded yet, with the commands they serve: (module, ((mode, words), ...)).
+# Feature modules not loaded yet, with the commands they serve: (module, "MODE WORDS|...").
 # Feature modules cost heap as soon as they are imported (on a board running
 # .mpy files their bytecode lives there), so the console knows their commands
 # from this table (upki.features) and imports a module only when a line names
@@ -88,6 +88,17 @@ def lazy(module, entries):
     if module in sys.modules or any(e[0] == module for e in _lazy):
         return
     _lazy.append((module, entries))
+
+
+def _pending(mode):
+    """[(module, [keyword, ...])]: the commands of mode that unloaded modules serve."""
+    out = []
+    for module, entries in _lazy:
+        for entry in entries.split("|"):
+            m, _, words = entry.partition(" ")
+            if m == mode:
+                out.append((module, words.split(" ")))
+    return out
 
 
 def _load(modules):
@@ -172,6 +183,8 @@ class Session:
         self.exit_requested = None  # "reload" ends the console
         self.emit = None  # the console's writer, for output that must precede a question
         self.collector = None  # fn(session, line) taking raw lines (hex input until "quit")
+        self._mark = None  # the modules loaded when the current command began (_drop)
+        self._depth = 0
 
     def prompt(self):
         return self.router.hostname + _PROMPT_SUFFIX[self.mode]
@@ -190,7 +203,24 @@ class Session:
         self.collector = None
 
     def execute(self, line):
-        """Run one line in the current mode; return what the console prints."""
+        """Run one line in the current mode; return what the console prints.
+        Back in exec or configuration mode, the modules the command loaded
+        are dropped again (_drop)."""
+        if self._mark is None:
+            self._mark = _loaded()
+        self._depth += 1
+        try:
+            return self._execute_line(line)
+        finally:
+            self._depth -= 1
+            if not self._depth and self.mode in (EXEC, CONFIG) and self.collector is None:
+                mark, self._mark = self._mark, None
+                try:
+                    _drop(mark)
+                except MemoryError:
+                    pass  # nothing is lost: the modules stay loaded
+
+    def _execute_line(self, line):
         try:
             return self._execute(line) or ""
         except PKIError as e:
@@ -281,11 +311,7 @@ def _resolve(mode, words):
     command of an unloaded module the status is _LOAD, with those modules.
     """
     node = _trees.get(mode) or [{}, None]
-    pending = []
-    for module, entries in _lazy:
-        for m, cmd in entries:
-            if m == mode:
-                pending.append((module, cmd.split(" ")))
+    pending = _pending(mode)
     keys = []
     in_tree = True
     i = 0
@@ -329,11 +355,127 @@ def _known(mode, word):
     except _Ambiguous:
         return True
     w = word.lower()
-    for _module, entries in _lazy:
-        for m, words in entries:
-            if m == mode and words.split(" ", 1)[0].startswith(w):
-                return True
+    for _module, words in _pending(mode):
+        if words[0].startswith(w):
+            return True
     return False
+
+
+# --- command-scoped modules ------------------------------------------------------
+# A command's code costs heap only while the command runs: once a console line
+# is done (back in exec or global configuration mode), the modules it loaded
+# that features.TRANSIENT lists are forgotten (sys.modules, the package, their
+# handlers in the command tree; their commands go back to the lazy table), and
+# the collector frees them. What stays keeps what it refers to: the modules
+# that stay keep what they import at module level (features.DEPS) and what
+# their held_modules() names (objects they cache), and every function in the
+# hook registries and the command tree keeps its module. Where the port cannot
+# tell a function's module (no function.__globals__), nothing is dropped.
+
+
+def _loaded():
+    return [k for k in sys.modules if k.startswith("upki.")]
+
+
+def _owner(fn):
+    g = getattr(fn, "__globals__", None)
+    return g.get("__name__") if g is not None else None
+
+
+def _hooks():
+    # the functions the registries hold: they outlive the command
+    fns = []
+    cfg = sys.modules.get("upki.config")
+    if cfg is not None:
+        fns.extend(fn for _order, fn in cfg._sections)
+        for reg in (cfg.boot_hooks, cfg.background, cfg.save_hooks, cfg.attach_hooks):
+            fns.extend(reg)
+    keys = sys.modules.get("upki.keys")
+    if keys is not None:
+        fns.extend(keys.removal_hooks)
+    tp = sys.modules.get("upki.trustpoint")
+    if tp is not None and tp.verifier[0] is not None:
+        fns.append(tp.verifier[0])
+    return fns
+
+
+def _handlers(node, out):
+    for child in node[0].values():
+        if child[1] is not None:
+            out.append(child[1])
+        _handlers(child, out)
+    return out
+
+
+def _prune(node, drop):
+    # take the handlers of dropped modules out of the tree, and the nodes left empty
+    for w in list(node[0]):
+        child = node[0][w]
+        _prune(child, drop)
+        if child[1] is not None and _owner(child[1]) in drop:
+            child[1] = None
+        if child[1] is None and not child[0]:
+            del node[0][w]
+
+
+def _drop(before):
+    """Forget the transient modules loaded since before (a _loaded() list)."""
+    new = [m for m in _loaded() if m not in before]
+    if not new:
+        return
+    from upki import features
+
+    transient = "".join(features.TRANSIENT).split()
+    drop = [m for m in new if m in transient]
+    if not drop:
+        return
+    handlers = []
+    for tree in _trees.values():
+        _handlers(tree, handlers)
+    for fn in handlers:
+        if _owner(fn) is None:
+            return  # cannot tell whose it is: keep everything
+    stay = []
+    for fn in _hooks():
+        owner = _owner(fn)
+        if owner is None:
+            return
+        if owner in drop:
+            drop.remove(owner)
+            stay.append(owner)
+    for m in _loaded():
+        # (not getattr: a module's __getattr__ may import what it forwards to)
+        held = sys.modules[m].__dict__.get("held_modules")
+        if held is not None:
+            for h in held():
+                if h in drop:
+                    drop.remove(h)
+                    stay.append(h)
+    deps = {}
+    for item in "".join(features.DEPS).split(";"):
+        m, _, names = item.partition(">")
+        deps[m] = names.split()
+    stay += [m for m in _loaded() if m not in drop]
+    while stay:  # what stays keeps what it imports, and so on
+        for d in deps.get(stay.pop(), ()):
+            if d in drop:
+                drop.remove(d)
+                stay.append(d)
+    if not drop:
+        return
+    for tree in _trees.values():
+        _prune(tree, drop)
+    pkg = sys.modules.get("upki")
+    for m in drop:
+        del sys.modules[m]
+        if pkg is not None and m[5:] in pkg.__dict__:
+            delattr(pkg, m[5:])
+    for module, entries in features.LAZY:
+        if module in drop:
+            lazy(module, entries)
+    import gc
+
+    gc.collect()
 
 # --- exec and configuration basics --------------------------------------------
 
@@ -460,9 +602,9 @@ def boot(board, out=None):
         msgs.append("%%NVRAM-4-RECOVERED: removed %s, an unfinished write from before a power loss" % name)
     session = Session(router)
     try:
-        text = router.startup_text()
+        lines = router.startup_lines()
     except NVRAMError as e:
-        text = None
+        lines = None
         keep = "startup-config.corrupt"
         try:
             import os
@@ -472,14 +614,24 @@ def boot(board, out=None):
         except OSError:
             where = "left in place"
         msgs.append("%%NVRAM-3-BADCONFIG: %s; booting with the default configuration (%s)" % (e, where))
-    if text is not None:
+    if lines is not None:
         session.enter(CONFIG)
-        for n, line in enumerate(text.split("\n")):
-            if line.strip() == "end":
-                break
-            res = session.execute(line)
-            if res.strip():
-                msgs.append("%%PARSER-4-BADCFG: startup-config line %d '%s': %s" % (n + 1, line.strip(), res.strip().split("\n")[-1]))
+        n = 0
+        try:
+            while True:  # one line at a time: the file is never held whole
+                n += 1
+                try:
+                    line = lines.readline()
+                except ValueError as e:
+                    msgs.append("%%PARSER-4-BADCFG: startup-config line %d: %s" % (n, e))
+                    continue
+                if line is None or line.strip() == "end":
+                    break
+                res = session.execute(line)
+                if res.strip():
+                    msgs.append("%%PARSER-4-BADCFG: startup-config line %d '%s': %s" % (n, line.strip(), res.strip().split("\n")[-1]))
+        finally:
+            lines.close()
         session.end()
         router.modified = False
     return router, session, msgs
@@ -634,9 +786,12 @@ def execute(line, board=None):
 
 
 def hexblock(data, indent="  ", words=8):
-    """DER as IOS prints it: uppercase hex in 8-digit words, `words` to a line."""
+    """DER as IOS prints it: uppercase hex in 8-digit words, `words` to a line.
+    A generator, a line at a time: a certificate's hex is never one string."""
     from binascii import hexlify
 
-    h = hexlify(bytes(data)).decode().upper()
-    parts = [h[i : i + 8] for i in range(0, len(h), 8)]
-    return [indent + " ".join(parts[i : i + words]) for i in range(0, len(parts), words)]
+    mv = memoryview(data)
+    step = 4 * words
+    for i in range(0, len(mv), step):
+        h = hexlify(mv[i : i + step]).decode().upper()
+        yield indent + " ".join([h[j : j + 8] for j in range(0, len(h), 8)])

@@ -368,7 +368,7 @@ _register_key_hook()
 
 def _load_pending_pollers(router):
     # A SCEP request left PENDING before a reboot is polled by the enrollment
-    # module's background task: load it when some trustpoint has one.
+    # module's background task: start it when some trustpoint has one.
     # Auto-enroll finishes (or drops) a key/certificate swap a power cut
     # interrupted before anything uses the keys.
     if any(tp.auto_enroll is not None or tp.has("swap") for tp in trustpoint.all()):
@@ -377,7 +377,9 @@ def _load_pending_pollers(router):
         autoenroll.recover(router)
     for tp in trustpoint.all():
         if tp.has("pending"):
-            __import__("upki.cli_enroll")
+            from upki import enroll
+
+            enroll.watch()
             return
 
 

@@ -22,32 +22,60 @@ _MAX_CERT_HEX = 16384  # hex digits: an 8 KB certificate is larger than any we t
 
 
 def render_chain(tp, lines):
+    # One certificate at a time, straight from its NVRAM record: the running
+    # configuration shows the serial and the hex, which need the DER reader,
+    # not the certificate parser.
     from upki.cli import hexblock
     from upki.errors import PKIError
 
-    entries = []
+    shown = False
     try:
-        for kind in _DEVICE_KINDS:
-            c = tp.certificate(kind)
-            if c is not None:
-                entries.append(("", c))
-        for kind in ("ra-sign", "ra-encrypt"):
-            c = tp.certificate(kind)
-            if c is not None:
-                entries.append((kind + " ", c))
-        for c in tp.ca_certificates():
-            entries.append(("ca ", c))
+        for kind in _DEVICE_KINDS + ("ra-sign", "ra-encrypt", "ca"):
+            data = tp.load(kind)
+            if data is None:
+                continue
+            prefix = "" if kind in _DEVICE_KINDS else kind + " "
+            for cert in _certificates(data):
+                if not shown:
+                    lines.append("crypto ca certificate chain " + tp.name)
+                    shown = True
+                lines.append(" certificate %s%s" % (prefix, _serial_hex(cert)))
+                lines.extend(hexblock(cert, "  "))
+                lines.append("  quit")
     except PKIError as e:
         lines.append("! crypto ca certificate chain %s: %s" % (tp.name, e))
         return
-    if not entries:
-        return
-    lines.append("crypto ca certificate chain " + tp.name)
-    for prefix, c in entries:
-        lines.append(" certificate %s%s" % (prefix, c.serial_hex))
-        lines.extend(hexblock(c.der, "  "))
-        lines.append("  quit")
-    lines.append("!")
+    if shown:
+        lines.append("!")
+
+
+def _certificates(data):
+    # the DER certificates of a record, back to back (the "ca" record holds several)
+    from upki import der
+
+    buf = memoryview(data)
+    pos = 0
+    while pos < len(buf):
+        _t, _s, end = der.read_tlv(buf, pos, len(buf))
+        yield buf[pos:end]
+        pos = end
+
+
+def _serial_hex(cert):
+    # the serial as IOS shows it: uppercase hex of the INTEGER's content octets
+    from binascii import hexlify
+
+    from upki import der
+    from upki.errors import DERError
+
+    _t, start, end = der.read_tlv(cert, 0, len(cert))  # Certificate
+    _t, start, end = der.read_tlv(cert, start, end)  # tbsCertificate
+    tag, s, e = der.read_tlv(cert, start, end)
+    if tag == 0xA0:  # [0] version
+        tag, s, e = der.read_tlv(cert, e, end)
+    if tag != 0x02:
+        raise DERError("a stored certificate has no serial number")
+    return hexlify(cert[s:e]).decode().upper()
 
 
 @command(CONFIG, "crypto ca certificate chain")

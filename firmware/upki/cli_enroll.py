@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # `crypto ca authenticate`, `crypto ca enroll` and `show crypto ca certificates`
-# with IOS 12.2T's words; background polling of pending requests.
-from upki import config, enroll, scep, trustpoint
+# with IOS 12.2T's words (a pending request is polled by enroll.poll_due).
+from upki import enroll, scep, trustpoint
 from upki.cli import CONFIG, EXEC, command
 from upki.errors import PKIError, SCEPError
 
@@ -320,5 +320,3 @@ def _show_certificates(s, args):
 
 command(EXEC, "show crypto ca certificates")(_show_certificates)
 command(EXEC, "show crypto pki certificates")(_show_certificates)
-
-config.background.append(enroll.poll_due)

@@ -134,7 +134,7 @@ class Router:
 
     def run_background(self):
         self.uptime()
-        for fn in background:
+        for fn in tuple(background):  # a task may remove itself
             try:
                 fn(self)
             except Exception as e:  # one failing task must not stop the console
@@ -179,8 +179,54 @@ class Router:
         w.close()
         self.modified = False
 
+    def startup_lines(self):
+        """startup-config as a Lines reader, or None when there is none (raises
+        NVRAMError when corrupt: the record is checked whole before the first line)."""
+        if not self.nvram.exists(STARTUP):
+            return None
+        f, length = self.nvram.open(STARTUP)
+        return Lines(f, length)
+
     def startup_text(self):
         """startup-config, or None when there is none (raises NVRAMError when corrupt)."""
         if not self.nvram.exists(STARTUP):
             return None
         return self.nvram.read_text(STARTUP)
+
+
+MAX_LINE = 1024  # bytes: the longest configuration line taken
+
+
+class Lines:
+    """The lines of a verified NVRAM record, read one at a time: a configuration
+    with certificate chains in hex is several KB, and is never held whole."""
+
+    def __init__(self, f, length):
+        self.f = f
+        self.left = length
+
+    def _read(self):
+        b = self.f.readline(min(self.left, MAX_LINE))
+        self.left = self.left - len(b) if b else 0
+        return b
+
+    def readline(self):
+        """The next line (str, without its newline), or None at the end.
+        Raises ValueError for a line that is not UTF-8 or is longer than
+        MAX_LINE (skipped: the next call reads the line after it)."""
+        if self.left <= 0:
+            return None
+        b = self._read()
+        if not b:
+            return None
+        if not b.endswith(b"\n") and self.left > 0:
+            while self.left > 0 and not self._read().endswith(b"\n"):
+                pass
+            raise ValueError("longer than %d bytes" % MAX_LINE)
+        try:
+            return b.decode().rstrip("\r\n")
+        except UnicodeError:
+            raise ValueError("not UTF-8 text")
+
+    def close(self):
+        self.f.close()

@@ -346,6 +346,7 @@ def _settle(tp, router, txn, rep, chain, key, log):
         return scep.FAILURE, rep
     tp.store("pending", txn.to_record())
     _due[tp.name] = time.ticks_add(time.ticks_ms(), tp.retry_period * 1000)
+    watch()
     log("CRYPTO_PKI: status = 102: certificate request pending")
     return scep.PENDING, txn
 
@@ -382,19 +383,31 @@ def __getattr__(name):
 _due = {}  # trustpoint name -> ticks_ms when its next poll is due
 
 
+def watch():
+    """Have the background task poll pending requests (a request went PENDING,
+    or one was found in NVRAM at boot). It stops itself when none is left, so
+    that the console can drop this module again (upki.cli._drop)."""
+    from upki import config
+
+    if poll_due not in config.background:
+        config.background.append(poll_due)
+
+
 def poll_due(router):
     """Background task: poll each trustpoint's pending request when due.
     One bounded HTTP exchange per due trustpoint; nothing else."""
-    from upki import trustpoint
+    from upki import config, trustpoint
 
     if not router.clock.trusted:
         return
     now = time.ticks_ms()
+    waiting = False
     for tp in trustpoint.all():
         due = _due.get(tp.name)
         if not tp.has("pending"):
             _due.pop(tp.name, None)
             continue
+        waiting = True
         if due is None:
             due = now  # after a reboot: poll at once
         if time.ticks_diff(due, now) > 0:
@@ -413,3 +426,5 @@ def poll_due(router):
             now = time.ticks_ms()
             if tp.name in _due:
                 _due[tp.name] = time.ticks_add(now, tp.retry_period * 1000)
+    if not waiting and poll_due in config.background:
+        config.background.remove(poll_due)  # nothing left to poll: see watch()

@@ -34,6 +34,11 @@ def _attach(router):
     identity.clear()
 
 
+def held_modules():
+    # the console keeps upki.crl loaded while its Index objects are cached here
+    return ("upki.crl",) if _indexes else ()
+
+
 config.on_attach(_attach)
 
 
