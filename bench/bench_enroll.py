@@ -91,11 +91,13 @@ from upki import enroll
 from upki.keys import KeyStore
 assert enroll.authenticate(tp, router, lambda c: True)
 gc.collect()
-from upki import csr
 pair = KeyStore(router.nvram).load("r1.lab.test")
 caps = enroll.get_ca_caps(tp)
+# the CSR writer for the request only, as `crypto ca enroll` loads it
+from upki import csr
 req = csr.ios_request(pair.key, fqdn="r1.lab.test", challenge_password="s3cret", hash_name=caps.hash_name)
-gc.collect()
+csr = None
+enroll._unload(["csr"])
 status, cert = enroll.request(tp, router, pair, req, caps, log=lambda line: None)
 assert status == 0, status
 print("OK")

@@ -70,17 +70,9 @@ from upki import cli
 for m in sys.argv[3].split(","):
     __import__(m)
 owners = {}
-
-def walk(mode, node, prefix):
-    for w, child in node[0].items():
-        words = prefix + [w]
-        fn = child[1]
-        if fn is not None:
-            owners.setdefault(fn.__module__, []).append((mode, " ".join(words)))
-        walk(mode, child, words)
-
 for mode in %r:
-    walk(mode, cli._trees[mode], [])
+    for words, fn in cli._commands.get(mode, ()):
+        owners.setdefault(fn.__module__, []).append((mode, words))
 print(json.dumps(owners))
 """ % (ENTRY_MODES,)
 

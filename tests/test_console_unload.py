@@ -76,7 +76,7 @@ def test_resident_modules_and_submodes_stay(tmp_path):
 
 def test_what_a_hook_or_a_cache_refers_to_stays(tmp_path):
     # enroll.watch() puts enroll.poll_due in the background list: enroll and
-    # what it imports at module level (http, scep, der, net) stay until the
+    # what it imports at module level (scep, and der under it) stay until the
     # task is gone. revocation's CRL cache keeps upki.crl.
     out = _json(_booted(tmp_path / "b.img", (
         "from upki import config\n"
@@ -101,11 +101,26 @@ def test_what_a_hook_or_a_cache_refers_to_stays(tmp_path):
         "print(json.dumps([watching, unwatched, cached, loaded()]))\n"
     )))
     watching, unwatched, cached, cleared = out
-    for m in ("upki.enroll", "upki.http", "upki.scep", "upki.der", "upki.net"):
+    for m in ("upki.enroll", "upki.scep", "upki.der"):
         assert m in watching, m
         assert m not in unwatched, m
     assert "upki.crl" in cached and "upki.der" in cached
     assert "upki.crl" not in cleared and "upki.der" not in cleared
+
+
+def test_background_work_leaves_the_heap_as_a_command_does(tmp_path):
+    out = _json(_booted(tmp_path / "b.img", (
+        "from upki import config\n"
+        "def task(router):\n"
+        "    from upki import x509\n"
+        "    x509.Certificate\n"
+        "config.background.append(task)\n"
+        "cli._background(router)\n"
+        "after = loaded()\n"
+        "config.background.remove(task)\n"
+        "print(json.dumps(after))\n"
+    )))
+    assert "upki.x509" not in out and "upki.der" not in out
 
 
 def test_nothing_is_dropped_when_the_port_cannot_tell_a_function_s_module(tmp_path):

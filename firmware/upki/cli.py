@@ -15,7 +15,10 @@ EXEC = "exec"
 CONFIG = "config"
 
 _PROMPT_SUFFIX = {EXEC: "#", CONFIG: "(config)#"}
-_trees = {}  # mode -> root node; a node is [children dict, handler, parent mode]
+# mode -> [(words, handler)]: the loaded commands, keywords joined by single
+# spaces. A flat list, not a tree of keyword nodes: a node (a list and a dict)
+# costs ~165 bytes of heap on the 64-bit port, a command here one tuple.
+_commands = {}
 _submode_parent = {}  # submode -> mode it returns to with `exit`
 
 
@@ -54,18 +57,17 @@ class Args(list):
             raise Invalid(n)
 
 
-def _node(mode, words):
-    node = _trees.setdefault(mode, [{}, None])
-    for w in words.split():
-        node = node[0].setdefault(w, [{}, None])
-    return node
-
-
 def command(mode, words, help=None):
-    """Decorator: register handler(session, args) for `words` in `mode`."""
+    """Decorator: register handler(session, args) for `words` in `mode`
+    (keywords separated by single spaces)."""
 
     def register(fn):
-        _node(mode, words)[1] = fn
+        table = _commands.setdefault(mode, [])
+        for i in range(len(table)):
+            if table[i][0] == words:
+                table[i] = (words, fn)
+                return fn
+        table.append((words, fn))
         return fn
 
     return register
@@ -91,13 +93,13 @@ def lazy(module, entries):
 
 
 def _pending(mode):
-    """[(module, [keyword, ...])]: the commands of mode that unloaded modules serve."""
+    """[(module, words)]: the commands of mode that unloaded modules serve."""
     out = []
+    head = mode + " "
     for module, entries in _lazy:
         for entry in entries.split("|"):
-            m, _, words = entry.partition(" ")
-            if m == mode:
-                out.append((module, words.split(" ")))
+            if entry.startswith(head):
+                out.append((module, entry[len(head) :]))
     return out
 
 
@@ -120,7 +122,7 @@ def _load(modules):
 def submode(name, prompt_suffix, parent=CONFIG):
     _PROMPT_SUFFIX[name] = prompt_suffix
     _submode_parent[name] = parent
-    _trees.setdefault(name, [{}, None])
+    _commands.setdefault(name, [])
     # `exit` goes back to the parent mode, `end` to exec, as in every IOS submode.
     command(name, "exit")(_exit)
     command(name, "end")(_end)
@@ -152,24 +154,6 @@ def _tokenize(line):
         cols.append(i)
         i = j
     return words, cols
-
-
-def _match(node, word):
-    """(child key, node) for word in node's children, or raise a matching error."""
-    w = word.lower()
-    children = node[0]
-    if w in children:
-        return w, children[w]
-    hits = [k for k in children if k.startswith(w)]
-    if len(hits) == 1:
-        return hits[0], children[hits[0]]
-    if hits:
-        raise _Ambiguous()
-    return None, None
-
-
-class _Ambiguous(Exception):
-    pass
 
 
 class Session:
@@ -215,10 +199,7 @@ class Session:
             self._depth -= 1
             if not self._depth and self.mode in (EXEC, CONFIG) and self.collector is None:
                 mark, self._mark = self._mark, None
-                try:
-                    _drop(mark)
-                except MemoryError:
-                    pass  # nothing is lost: the modules stay loaded
+                _drop_quietly(mark)
 
     def _execute_line(self, line):
         try:
@@ -258,10 +239,10 @@ class Session:
         return result
 
     def _run(self, mode, words, cols, line, switch, probe=False):
-        status, node, i = _resolve(mode, words)
+        status, found, i = _resolve(mode, words)
         if status is _LOAD:
-            _load(node)  # the modules serving this command; then it is in the tree
-            status, node, i = _resolve(mode, words)
+            _load(found)  # the modules serving this command; then it is loaded
+            status, found, i = _resolve(mode, words)
             if status is _LOAD:
                 raise PKIError("feature table out of date for '%s'" % " ".join(words))
         if status is _MISS:
@@ -276,7 +257,7 @@ class Session:
             return "% Incomplete command.\n\n"
         args = Args(words[i:], cols[i:], line)
         try:
-            return node[1](self, args)
+            return found(self, args)
         except Invalid as e:
             if e.i is None or e.i >= len(args):
                 col = len(line.rstrip())
@@ -303,60 +284,65 @@ _LOAD = "load"
 
 
 def _resolve(mode, words):
-    """(status, node, i): the command the words name, i = its first argument word.
+    """(status, found, i): the command the words name, i = its first argument
+    word; found is its handler (_OK) or the modules that serve it (_LOAD).
 
-    Keywords are matched against the loaded command tree and the table of
+    Keywords are matched against the loaded commands and the table of
     commands of modules not loaded yet, together, so abbreviations and
     ambiguity work as on IOS whatever is loaded. When the words complete a
     command of an unloaded module the status is _LOAD, with those modules.
     """
-    node = _trees.get(mode) or [{}, None]
-    pending = _pending(mode)
-    keys = []
-    in_tree = True
+    # (words, handler, module): handler for a loaded command, module for one
+    # not loaded yet; all of them agree with the keywords matched so far
+    live = [(w, fn, None) for w, fn in _commands.get(mode, ())]
+    live += [(w, None, m) for m, w in _pending(mode)]
+    pos = 0  # where the next keyword begins in a words string
+    end = None  # where the keywords matched so far end
     i = 0
     while i < len(words):
-        live = [e for e in pending if len(e[1]) > i and e[1][:i] == keys]
-        cands = set(e[1][i] for e in live)
-        if in_tree:
-            cands.update(node[0])
-        w = words[i].lower()
-        if w not in cands:
-            hits = [k for k in cands if k.startswith(w)]
-            if len(hits) > 1:
-                return _AMBIGUOUS, node, i
-            if not hits:
-                if in_tree and node[1] is not None:
-                    break  # the rest are the handler's arguments
-                return _MISS, node, i
-            w = hits[0]
-        keys.append(w)
-        i += 1
-        if in_tree and w in node[0]:
-            node = node[0][w]
-            longer = [e for e in live if len(e[1]) > i and e[1][:i] == keys]
-            if node[1] is not None and not node[0] and not longer:
-                break
+        t = words[i].lower()
+        hits = [e for e in live if e[0].startswith(t, pos)]
+        keys = set(_keyword(e[0], pos) for e in hits)
+        if t in keys:
+            k = t
+        elif len(keys) == 1:
+            k = keys.pop()
+        elif keys:
+            return _AMBIGUOUS, None, i
         else:
-            in_tree = False
-            done = [e[0] for e in live if e[1] == keys]
-            if done:
-                return _LOAD, done, i
-    if in_tree and node[1] is not None:
-        return _OK, node, i
-    return _INCOMPLETE, node, i
+            break  # no command goes on with this word
+        live = [e for e in hits if _keyword(e[0], pos) == k]
+        end = pos + len(k)
+        i += 1
+        modules = [e[2] for e in live if len(e[0]) == end and e[2] is not None]
+        if modules:
+            return _LOAD, modules, i
+        if not [e for e in live if len(e[0]) > end]:
+            break  # a whole command and nothing longer: the rest are its arguments
+        pos = end + 1
+    if end is not None:
+        for e in live:
+            if len(e[0]) == end and e[1] is not None:
+                return _OK, e[1], i
+    if i < len(words):
+        return _MISS, None, i
+    return _INCOMPLETE, None, i
+
+
+def _keyword(words, start):
+    # the keyword of a command's words string that begins at start
+    end = words.find(" ", start)
+    return words[start:] if end < 0 else words[start:end]
 
 
 def _known(mode, word):
     """Whether a first word is a command of mode (loaded or not), for submode fall-back."""
-    try:
-        if _match(_trees.get(mode) or [{}, None], word)[1] is not None:
-            return True
-    except _Ambiguous:
-        return True
     w = word.lower()
+    for words, _fn in _commands.get(mode, ()):
+        if words.startswith(w):
+            return True
     for _module, words in _pending(mode):
-        if words[0].startswith(w):
+        if words.startswith(w):
             return True
     return False
 
@@ -365,11 +351,11 @@ def _known(mode, word):
 # A command's code costs heap only while the command runs: once a console line
 # is done (back in exec or global configuration mode), the modules it loaded
 # that features.TRANSIENT lists are forgotten (sys.modules, the package, their
-# handlers in the command tree; their commands go back to the lazy table), and
+# handlers in the command table; their commands go back to the lazy table), and
 # the collector frees them. What stays keeps what it refers to: the modules
 # that stay keep what they import at module level (features.DEPS) and what
 # their held_modules() names (objects they cache), and every function in the
-# hook registries and the command tree keeps its module. Where the port cannot
+# hook registries keeps its module. Where the port cannot
 # tell a function's module (no function.__globals__), nothing is dropped.
 
 
@@ -399,25 +385,6 @@ def _hooks():
     return fns
 
 
-def _handlers(node, out):
-    for child in node[0].values():
-        if child[1] is not None:
-            out.append(child[1])
-        _handlers(child, out)
-    return out
-
-
-def _prune(node, drop):
-    # take the handlers of dropped modules out of the tree, and the nodes left empty
-    for w in list(node[0]):
-        child = node[0][w]
-        _prune(child, drop)
-        if child[1] is not None and _owner(child[1]) in drop:
-            child[1] = None
-        if child[1] is None and not child[0]:
-            del node[0][w]
-
-
 def _drop(before):
     """Forget the transient modules loaded since before (a _loaded() list)."""
     new = [m for m in _loaded() if m not in before]
@@ -429,12 +396,10 @@ def _drop(before):
     drop = [m for m in new if m in transient]
     if not drop:
         return
-    handlers = []
-    for tree in _trees.values():
-        _handlers(tree, handlers)
-    for fn in handlers:
-        if _owner(fn) is None:
-            return  # cannot tell whose it is: keep everything
+    for table in _commands.values():
+        for _words, fn in table:
+            if _owner(fn) is None:
+                return  # cannot tell whose it is: keep everything
     stay = []
     for fn in _hooks():
         owner = _owner(fn)
@@ -463,8 +428,8 @@ def _drop(before):
                 stay.append(d)
     if not drop:
         return
-    for tree in _trees.values():
-        _prune(tree, drop)
+    for table in _commands.values():  # their handlers go
+        table[:] = [e for e in table if _owner(e[1]) not in drop]
     pkg = sys.modules.get("upki")
     for m in drop:
         del sys.modules[m]
@@ -676,11 +641,13 @@ def console(board, interactive=True, stream=None):
     router.pending_log = []
     from upki.config import boot_hooks
 
+    mark = _loaded()
     for hook in boot_hooks:
         try:
             hook(router)
         except Exception as e:
             write("%%SYS-3-BOOT: %s failed: %s\n" % (hook.__name__, e))
+    _drop_quietly(mark)
     if not router.clock.trusted:
         write(
             "%%CLOCK-4-NOT_AUTHORITATIVE: System clock is not authoritative (%s); "
@@ -700,7 +667,7 @@ def console(board, interactive=True, stream=None):
     poller = select.poll()
     poller.register(stream, select.POLLIN)
     while True:
-        router.run_background()
+        _background(router)
         shown = False
         if not poller.poll(0):
             # Idle at the prompt: keep background work (NTP, polls, renewals) going
@@ -711,7 +678,7 @@ def console(board, interactive=True, stream=None):
             saved = _quiet_tty() if interactive else None
             try:
                 while not poller.poll(1000):
-                    router.run_background()
+                    _background(router)
                     if idle[0] == "reprint":
                         prompt = session.prompt()
                         write(prompt)
@@ -730,6 +697,21 @@ def console(board, interactive=True, stream=None):
             write(out)
         if session.exit_requested:
             return session.exit_requested
+
+
+def _background(router):
+    # background work (NTP, a pending request's poll, auto-enroll, CRL refresh)
+    # leaves the heap as a command does: what it loaded goes when it is done
+    mark = _loaded()
+    router.run_background()
+    _drop_quietly(mark)
+
+
+def _drop_quietly(mark):
+    try:
+        _drop(mark)
+    except MemoryError:
+        pass  # nothing is lost: the modules stay loaded
 
 
 def _quiet_tty():

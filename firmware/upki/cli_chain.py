@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The certificates of trustpoints in the configuration, and their display:
-# `crypto ca certificate chain NAME` (shown and accepted as IOS hex) and
-# `show crypto ca trustpoints`. Loaded on first use, or by running-config
-# once a trustpoint holds a certificate.
+# `crypto ca certificate chain NAME` (shown and accepted as IOS hex),
+# `show crypto ca trustpoints` and `show crypto ca certificates`. Loaded on
+# first use, or by running-config once a trustpoint holds a certificate.
 from upki import trustpoint
 from upki.cli import CONFIG, EXEC, Invalid, command, submode
 
@@ -247,3 +247,95 @@ def _show_trustpoints(s, args):
 
 
 command(EXEC, "show crypto pki trustpoints")(_show_trustpoints)
+
+
+# --- show crypto ca certificates ----------------------------------------------------
+
+_NAME_LABELS = {
+    "1.2.840.113549.1.9.2": "Name",  # unstructuredName: IOS shows the hostname so
+    "1.2.840.113549.1.9.8": "IP Address",
+    "2.5.4.5": "Serial Number",
+}
+
+
+def _name_lines(name, indent):
+    from upki import oid
+    from upki.errors import PKIError
+
+    out = []
+    try:
+        rdns = name.rdns()
+    except PKIError:
+        return [indent + "(unreadable)"]
+    for i in range(len(rdns) - 1, -1, -1):
+        for o, v in rdns[i]:
+            label = _NAME_LABELS.get(o)
+            if label:
+                out.append("%s%s: %s" % (indent, label, v))
+            else:
+                out.append("%s%s = %s" % (indent, oid.name(o), v))
+    return out
+
+
+def cert_block(title, cert, tp_name, status="Available"):
+    from upki.clock import format_date
+    from upki.errors import PKIError
+
+    lines = [title, "  Status: %s" % status,
+             "  Certificate Serial Number: %s" % cert.serial_hex,
+             "  Key Usage: %s" % cert.ios_usage,
+             "  Issuer Name:"]
+    lines += _name_lines(cert.issuer, "    ")
+    lines.append("  Subject Name:")
+    lines += _name_lines(cert.subject, "    ")
+    try:
+        cdps = cert.crl_distribution_points
+    except PKIError:
+        cdps = None
+    if cdps:
+        lines.append("  CRL Distribution Point:")
+        lines += ["    " + u for u in cdps]
+    lines += ["  Validity Date:",
+              "    start date: %s" % format_date(cert.not_before),
+              "    end   date: %s" % format_date(cert.not_after),
+              "  Associated Trustpoints: %s" % tp_name, ""]
+    return lines
+
+
+def _show_certificates(s, args):
+    from upki.errors import PKIError
+
+    args.only(0)
+    lines = []
+    for tp in trustpoint.all():
+        try:
+            txn = None
+            if tp.has("pending"):  # the enrollment code only for a pending request
+                from upki import enrollpoll
+
+                txn = enrollpoll.pending(tp)
+            if txn is not None:
+                lines += ["Certificate", "  Status: Pending",
+                          "  Key Usage: General Purpose",
+                          "  Certificate Request Transaction ID: %s" % txn.tid[:32],
+                          "  Polls: %d" % txn.polls,
+                          "  Associated Trustpoints: %s" % tp.name, ""]
+            for kind in ("cert", "cert-sign", "cert-encrypt"):
+                c = tp.certificate(kind)
+                if c is not None:
+                    lines += cert_block("Certificate", c, tp.name)
+            for c in tp.ca_certificates():
+                lines += cert_block("CA Certificate", c, tp.name)
+            ra_s = tp.certificate("ra-sign")
+            ra_e = tp.certificate("ra-encrypt")
+            if ra_s is not None:
+                lines += cert_block("RA Signature Certificate", ra_s, tp.name)
+            if ra_e is not None and (ra_s is None or ra_e.der != ra_s.der):
+                lines += cert_block("RA KeyEncipher Certificate", ra_e, tp.name)
+        except PKIError as e:
+            lines += ["%% Trustpoint %s: %s" % (tp.name, e), ""]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+command(EXEC, "show crypto ca certificates")(_show_certificates)
+command(EXEC, "show crypto pki certificates")(_show_certificates)

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-# `crypto ca authenticate`, `crypto ca enroll` and `show crypto ca certificates`
-# with IOS 12.2T's words (a pending request is polled by enroll.poll_due).
+# `crypto ca authenticate` and `crypto ca enroll` with IOS 12.2T's words (a
+# pending request is polled by enroll.poll_due; `show crypto ca certificates`
+# is in cli_chain, so that a show loads no enrollment code).
 from upki import enroll, scep, trustpoint
 from upki.cli import CONFIG, EXEC, command
 from upki.errors import PKIError, SCEPError
@@ -77,7 +78,6 @@ def _keys_for(s, tp, out):
     """The trustpoint's key pairs: [general] or, for usage keys, [signature,
     encryption] (LABEL-sign, LABEL-encrypt); generated IOS style when missing
     (usage keys when `rsakeypair LABEL BITS ENC_BITS` gives two sizes)."""
-    from upki.cli_keys import generate_pair
     from upki.keys import KeyStore
 
     label = tp.key_label()
@@ -93,6 +93,8 @@ def _keys_for(s, tp, out):
     else:
         plan = [(label, "general", bits)]
     _say(s, "%% The key pair %s does not exist: generating it\n" % label, out)
+    from upki.cli_keys import generate_pair
+
     pairs = []
     for name, usage, size in plan:
         ok, text = generate_pair(s, name, usage, size, False)
@@ -109,8 +111,6 @@ _CSR_USAGE = {"general": "general-purpose", "signature": "signature", "encryptio
 
 def _enroll(s, args):
     from binascii import hexlify
-
-    from upki import csr
 
     tp = _trustpoint_arg(args)
     router = s.router
@@ -162,10 +162,16 @@ def _enroll(s, args):
     elif ip == "none":
         ip = None
     if ip:
+        checker = enroll._loaded(("csr",))
         try:
-            csr.parse_ip(ip)
+            from upki.csr import parse_ip
+
+            parse_ip(ip)
         except Exception:
             return "".join(out) + "%% %s is not an IP address. Enrollment aborted.\n" % ip
+        finally:
+            parse_ip = None
+            enroll._unload(checker)
     # A trustpoint that answers every question itself (password, serial-number,
     # ip-address) enrolls without asking: scripts and auto-enroll need no prompts.
     if asked and not _yes(s.ask("Request certificate from CA? [yes/no]: ", "no")):
@@ -205,15 +211,22 @@ def _request_one(s, tp, pair, caps, fqdn, serial, ip, password, out):
     # (status, result) of one request; (None, message) when it could not be made
     import gc
 
-    from upki import csr
-
+    # the CSR writer is loaded to build the request and unloaded before it is
+    # sent: its code is not in the heap while the reply is parsed
+    builder = enroll._loaded(("csr",))
     try:
         gc.collect()
-        request = csr.ios_request(
-            pair.key, fqdn=fqdn, subject_name=tp.subject_name, serial_number=serial,
-            ip_address=ip, challenge_password=password or None, hash_name=caps.hash_name,
-            usage=_CSR_USAGE.get(pair.usage, "general-purpose"),
-        )
+        from upki import csr
+
+        try:
+            request = csr.ios_request(
+                pair.key, fqdn=fqdn, subject_name=tp.subject_name, serial_number=serial,
+                ip_address=ip, challenge_password=password or None, hash_name=caps.hash_name,
+                usage=_CSR_USAGE.get(pair.usage, "general-purpose"),
+            )
+        finally:
+            csr = None
+            enroll._unload(builder)
         _say(s, "% Certificate request sent to Certificate Authority\n", out)
         return enroll.request(tp, s.router, pair, request, caps)
     except ValueError as e:
@@ -236,87 +249,3 @@ for _mode in (CONFIG, EXEC):
     command(_mode, "crypto ca enroll")(_enroll)
     command(_mode, "crypto pki enroll")(_enroll)
     command(_mode, "no crypto ca enroll")(_no_enroll)
-
-
-# ---------------------------------------------------------------- show
-
-_NAME_LABELS = {
-    "1.2.840.113549.1.9.2": "Name",  # unstructuredName: IOS shows the hostname so
-    "1.2.840.113549.1.9.8": "IP Address",
-    "2.5.4.5": "Serial Number",
-}
-
-
-def _name_lines(name, indent):
-    from upki import oid
-
-    out = []
-    try:
-        rdns = name.rdns()
-    except PKIError:
-        return [indent + "(unreadable)"]
-    for i in range(len(rdns) - 1, -1, -1):
-        for o, v in rdns[i]:
-            label = _NAME_LABELS.get(o)
-            if label:
-                out.append("%s%s: %s" % (indent, label, v))
-            else:
-                out.append("%s%s = %s" % (indent, oid.name(o), v))
-    return out
-
-
-def cert_block(title, cert, tp_name, status="Available"):
-    from upki.clock import format_date
-
-    lines = [title, "  Status: %s" % status,
-             "  Certificate Serial Number: %s" % cert.serial_hex,
-             "  Key Usage: %s" % cert.ios_usage,
-             "  Issuer Name:"]
-    lines += _name_lines(cert.issuer, "    ")
-    lines.append("  Subject Name:")
-    lines += _name_lines(cert.subject, "    ")
-    try:
-        cdps = cert.crl_distribution_points
-    except PKIError:
-        cdps = None
-    if cdps:
-        lines.append("  CRL Distribution Point:")
-        lines += ["    " + u for u in cdps]
-    lines += ["  Validity Date:",
-              "    start date: %s" % format_date(cert.not_before),
-              "    end   date: %s" % format_date(cert.not_after),
-              "  Associated Trustpoints: %s" % tp_name, ""]
-    return lines
-
-
-def _show_certificates(s, args):
-    args.only(0)
-    lines = []
-    for tp in trustpoint.all():
-        try:
-            txn = enroll.pending(tp)
-            if txn is not None:
-                lines += ["Certificate", "  Status: Pending",
-                          "  Key Usage: General Purpose",
-                          "  Certificate Request Transaction ID: %s" % txn.tid[:32],
-                          "  Polls: %d" % txn.polls,
-                          "  Associated Trustpoints: %s" % tp.name, ""]
-            for kind in ("cert", "cert-sign", "cert-encrypt"):
-                c = tp.certificate(kind)
-                if c is not None:
-                    lines += cert_block("Certificate", c, tp.name)
-            for c in tp.ca_certificates():
-                lines += cert_block("CA Certificate", c, tp.name)
-            ra_s = tp.certificate("ra-sign")
-            ra_e = tp.certificate("ra-encrypt")
-            if ra_s is not None:
-                lines += cert_block("RA Signature Certificate", ra_s, tp.name)
-            if ra_e is not None and (ra_s is None or ra_e.der != ra_s.der):
-                lines += cert_block("RA KeyEncipher Certificate", ra_e, tp.name)
-        except PKIError as e:
-            lines += ["%% Trustpoint %s: %s" % (tp.name, e), ""]
-    return "\n".join(lines) + ("\n" if lines else "")
-
-
-command(EXEC, "show crypto ca certificates")(_show_certificates)
-command(EXEC, "show crypto pki certificates")(_show_certificates)

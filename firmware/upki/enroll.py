@@ -23,7 +23,7 @@ import time
 
 from micropython import const
 
-from upki import http, scep
+from upki import scep
 from upki.errors import PKIError, SCEPError
 
 DEFAULT_PATH = "/cgi-bin/pkiclient.exe"  # where IOS looks when the URL has no path
@@ -61,8 +61,9 @@ def scep_url(tp):
     url = tp.enrollment_url
     if not url:
         raise SCEPError("trustpoint %s has no enrollment url" % tp.name)
-    _host, _port, path = http.parse_url(url)
-    if path in ("", "/"):
+    # no path, or "/": where IOS looks (the scheme is checked by upki.http)
+    i = url.find("/", url.find("//") + 2) if "//" in url else -1
+    if i < 0 or url[i:] == "/":
         url = url.rstrip("/") + DEFAULT_PATH
     return url
 
@@ -71,22 +72,36 @@ def _join(url, query):
     return url + ("&" if "?" in url else "?") + query
 
 
-def _http(method, url, body=None, headers=None, max_size=MAX_REPLY, timeout=TIMEOUT):
+def _http(method, url, operation, message=None, body=None, headers=None, max_size=MAX_REPLY,
+          timeout=TIMEOUT):
+    """One exchange with the SCEP server: url?operation=OPERATION[&message=MESSAGE],
+    the message percent-encoded. upki.http is loaded for the exchange only
+    (unless it was already): its code is out of the heap while a reply is
+    parsed. The response holds the whole body."""
     t0 = time.ticks_ms()
+    transport = _loaded(("http", "net"))
+    from upki import http
+
     try:
-        return http.request(method, url, body=body, headers=headers, timeout=timeout, max_size=max_size)
+        query = "operation=" + operation
+        if message is not None:
+            query += "&message=" + http.quote(message)
+        message = None
+        return http.request(method, _join(url, query), body=body, headers=headers,
+                            timeout=timeout, max_size=max_size)
     except http.HTTPError as e:
-        raise SCEPError("SCEP server %s: %s" % (url.split("?")[0], e))
+        raise SCEPError("SCEP server %s: %s" % (url, e))
     except OSError as e:
-        raise SCEPError("SCEP server %s: network error %s" % (url.split("?")[0], e))
+        raise SCEPError("SCEP server %s: network error %s" % (url, e))
     finally:
+        http = None
         _timed("network", t0)
+        _unload(transport)
 
 
 def get_ca_caps(tp):
     """GetCACaps; a CA that does not answer it offers nothing (GET, SHA-1, 3DES)."""
-    url = _join(scep_url(tp), "operation=GetCACaps&message=" + http.quote(tp.name))
-    r = _http("GET", url, max_size=2048)
+    r = _http("GET", scep_url(tp), "GetCACaps", tp.name, max_size=2048)
     _debug("CRYPTO_PKI: transaction GetCACaps completed (HTTP %d): %s"
            % (r.status, str(bytes(r.body or b""), "ascii", "ignore").replace("\n", " ")))
     if r.status != 200:
@@ -222,7 +237,7 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
     url = scep_url(tp)
     post = txn.post if caps is None else caps.post
     if post:
-        r = _http("POST", _join(url, "operation=PKIOperation"), body=msg,
+        r = _http("POST", url, "PKIOperation", body=msg,
                   headers={"Content-Type": "application/x-pki-message"}, timeout=timeout,
                   max_size=max_size)
     else:
@@ -231,9 +246,8 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
         b64 = b2a_base64(msg).strip()
         msg = None
         gc.collect()
-        q = "operation=PKIOperation&message=" + http.quote(b64)
+        r = _http("GET", url, "PKIOperation", b64, timeout=timeout, max_size=max_size)
         b64 = None
-        r = _http("GET", _join(url, q), timeout=timeout, max_size=max_size)
     msg = None
     if r.status != 200:
         raise SCEPError("%s: HTTP %d %s from the SCEP server" % (scep.MESSAGE_NAMES[message_type], r.status, r.reason))

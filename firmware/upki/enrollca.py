@@ -3,15 +3,17 @@
 # RA certificates, storing them.  enroll.authenticate loads it (and the
 # GetCACert parser, upki.scepca) for the exchange and unloads both after, so
 # that none of this sits in the heap while a request is built.
-from upki import http, scepca
+from upki import scepca
 from upki.enroll import _debug, _http, _join, scep_url
 from upki.errors import SCEPError
 
 
 def get_ca_cert(tp):
-    url = _join(scep_url(tp), "operation=GetCACert&message=" + http.quote(tp.name))
-    _debug("CRYPTO_PKI: Sending CA Certificate Request:\nGET %s HTTP/1.1" % url)
-    r = _http("GET", url)
+    url = scep_url(tp)
+    # (a trustpoint name needs no percent-encoding: letters, digits, "-_.")
+    _debug("CRYPTO_PKI: Sending CA Certificate Request:\nGET %s HTTP/1.1"
+           % _join(url, "operation=GetCACert&message=" + tp.name))
+    r = _http("GET", url, "GetCACert", tp.name)
     _debug("CRYPTO_PKI: transaction GetCACert completed (HTTP %d, %d bytes)" % (r.status, r.length))
     if r.status != 200:
         raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (r.status, r.reason))

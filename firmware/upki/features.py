@@ -43,7 +43,9 @@ LAZY = (
     ),
     (
         'upki.cli_chain',
+        'exec show crypto ca certificates|'
         'exec show crypto ca trustpoints|'
+        'exec show crypto pki certificates|'
         'exec show crypto pki trustpoints|'
         'config crypto ca certificate chain|'
         'config crypto pki certificate chain'
@@ -75,8 +77,6 @@ LAZY = (
         'exec crypto pki authenticate|'
         'exec crypto pki enroll|'
         'exec no crypto ca enroll|'
-        'exec show crypto ca certificates|'
-        'exec show crypto pki certificates|'
         'config crypto ca authenticate|'
         'config crypto ca enroll|'
         'config crypto pki authenticate|'
@@ -148,8 +148,8 @@ DEPS = (
     'upki.cmswrite>upki.cmsbase upki.der upki.digest;'
     'upki.crl>upki.der;'
     'upki.csr>upki.derwrite upki.oid;'
-    'upki.enroll>upki.http upki.scep;'
-    'upki.enrollca>upki.enroll upki.http upki.scepca;'
+    'upki.enroll>upki.scep;'
+    'upki.enrollca>upki.enroll upki.scepca;'
     'upki.enrollpoll>upki.enroll upki.scep;'
     'upki.http>upki.net;'
     'upki.rsa>upki.digest;'
