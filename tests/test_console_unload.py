@@ -74,10 +74,10 @@ def test_resident_modules_and_submodes_stay(tmp_path):
     assert "upki.cli_ca" in out_chain  # resident: the trustpoint lives on
 
 
-def test_what_a_hook_or_a_cache_refers_to_stays(tmp_path):
+def test_what_a_hook_refers_to_stays(tmp_path):
     # enroll.watch() puts enroll.poll_due in the background list: enroll and
     # what it imports at module level (scep, and der under it) stay until the
-    # task is gone. revocation's CRL cache keeps upki.crl.
+    # task is gone
     out = _json(_booted(tmp_path / "b.img", (
         "from upki import config\n"
         "before = loaded()\n"
@@ -89,23 +89,12 @@ def test_what_a_hook_or_a_cache_refers_to_stays(tmp_path):
         "config.background.remove(sys.modules['upki.enroll'].poll_due)\n"
         "cli._drop(before)\n"
         "unwatched = loaded()\n"
-        "from upki import revocation\n"
-        "before = loaded()\n"
-        "from upki import crl\n"
-        "revocation._indexes['crl/x'] = crl\n"
-        "crl = None\n"
-        "cli._drop(before)\n"
-        "cached = loaded()\n"
-        "revocation._indexes.clear()\n"
-        "cli._drop(before)\n"
-        "print(json.dumps([watching, unwatched, cached, loaded()]))\n"
+        "print(json.dumps([watching, unwatched]))\n"
     )))
-    watching, unwatched, cached, cleared = out
+    watching, unwatched = out
     for m in ("upki.enroll", "upki.scep", "upki.der"):
         assert m in watching, m
         assert m not in unwatched, m
-    assert "upki.crl" in cached and "upki.der" in cached
-    assert "upki.crl" not in cleared and "upki.der" not in cleared
 
 
 def test_background_work_leaves_the_heap_as_a_command_does(tmp_path):

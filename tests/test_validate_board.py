@@ -394,3 +394,44 @@ def test_verify_reads_only_bounded_files_inside_flash(tmp_path):
     assert "larger than 16384 bytes" in _after(out, "crypto ca verify lab flash:big.pem")
     assert "%Error opening flash:none.pem (No such file)" in _after(
         out, "crypto ca verify lab flash:none.pem")
+
+
+def test_a_stored_crl_is_checked_whole_once_and_again_when_it_changes(tmp_path, cdp):
+    # revocation keeps a CRL record's verified size, not its index, so the
+    # CRL code leaves the heap with the command; a record that changed size is
+    # checked whole again, and a corrupt one is refused
+    import json
+
+    from mpy import run_code
+
+    img = _image(tmp_path)
+    lines = [CLOCK] + _trustpoint([" crl query %s/int2.crl" % cdp[0]]) + [
+        "crypto ca crl request lab"]
+    code = (
+        "import sys, json\nsys.path.insert(0, %r)\nfrom board import Board\n"
+        "b = Board(%r); b.mount()\nfrom upki import cli\n"
+        "router, session, msgs = cli.boot(b)\n"
+        "for line in %r:\n"
+        "    session.execute(line)\n"
+        "loaded = 'upki.crl' in sys.modules\n"
+        "from upki import revocation\n"
+        "from upki.errors import PKIError\n"
+        "name = [n for n in router.nvram.names('crl')][0]\n"
+        "size = revocation._verified.get(name)\n"
+        "first = revocation._open(router.nvram, name).info.count\n"
+        "f = open(router.nvram.path(name), 'ab')\n"
+        "f.write(b'x')\n"
+        "f.close()\n"
+        "try:\n"
+        "    revocation._open(router.nvram, name)\n"
+        "    why = None\n"
+        "except PKIError as e:\n"
+        "    why = str(e)\n"
+        "print(json.dumps([loaded, size, first, why]))\n"
+    ) % (str(ROOT / "boards" / "unix"), str(img), lines)
+    out = run_code(code).strip().splitlines()
+    loaded, size, count, why = json.loads(out[-1])
+    assert not loaded, "the CRL code stayed in the heap after the command"
+    assert size is not None and size > 0
+    assert count == 2
+    assert why is not None and "corrupt" in why, why

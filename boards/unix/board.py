@@ -24,10 +24,11 @@ _IOCTL_BLOCK_SIZE = const(5)
 _IOCTL_BLOCK_ERASE = const(6)
 
 
-# An erased block, made once at boot: a board's flash driver erases without
-# touching the heap, so the simulation must not allocate 4 KB per erase (that
-# churn would fragment the heap the firmware is measured in).
-_ERASED = b"\xff" * BLOCK_SIZE
+# An erased run, written BLOCK_SIZE // 256 times to erase a block: a board's
+# flash driver erases without touching the heap, so the simulation must not
+# allocate a block's worth per erase (that churn fragments the heap the
+# firmware is measured in), nor keep a 4 KB buffer for it.
+_ERASED = b"\xff" * 256
 
 
 class PowerCut(Exception):
@@ -62,12 +63,15 @@ class FileBlockDevice:
         self.bytes_programmed = 0
 
     def _tick(self, block, offset, data):
-        # Count one flash write; at the cut point, tear it and die.
+        # Count one flash write (data None: an erase); at the cut point, tear it and die.
         n = self.writes + self.erases
         if self.cut_after and n >= self.cut_after:
-            part = int(len(data) * self.tear)
+            part = int((BLOCK_SIZE if data is None else len(data)) * self.tear)
             self.f.seek(block * BLOCK_SIZE + offset)
-            self.f.write(data[:part])
+            if data is None:
+                self._fill(part)
+            else:
+                self.f.write(data[:part])
             self.f.flush()
             sys.stdout.write("\n%%POWER-CUT: power lost at flash write %d (block %d)\n" % (n, block))
             try:
@@ -99,10 +103,18 @@ class FileBlockDevice:
 
     def _erase(self, block):
         self.erases += 1
-        self._tick(block, 0, _ERASED)
+        self._tick(block, 0, None)
         self.f.seek(block * BLOCK_SIZE)
-        self.f.write(_ERASED)
+        self._fill(BLOCK_SIZE)
         self.f.flush()
+
+    def _fill(self, n):
+        # n erased bytes at the file position
+        while n >= len(_ERASED):
+            self.f.write(_ERASED)
+            n -= len(_ERASED)
+        if n:
+            self.f.write(_ERASED[:n])
 
     def ioctl(self, op, arg):
         if op == _IOCTL_BLOCK_COUNT:

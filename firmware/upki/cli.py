@@ -353,10 +353,11 @@ def _known(mode, word):
 # that features.TRANSIENT lists are forgotten (sys.modules, the package, their
 # handlers in the command table; their commands go back to the lazy table), and
 # the collector frees them. What stays keeps what it refers to: the modules
-# that stay keep what they import at module level (features.DEPS) and what
-# their held_modules() names (objects they cache), and every function in the
-# hook registries keeps its module. Where the port cannot
-# tell a function's module (no function.__globals__), nothing is dropped.
+# that stay keep what they import at module level (features.DEPS), and every
+# function in the hook registries keeps its module. A resident module must not
+# cache another module's objects between commands (revocation keeps a CRL's
+# verified size, not its crl.Index). Where the port cannot tell a function's
+# module (no function.__globals__), nothing is dropped.
 
 
 def _loaded():
@@ -408,14 +409,6 @@ def _drop(before):
         if owner in drop:
             drop.remove(owner)
             stay.append(owner)
-    for m in _loaded():
-        # (not getattr: a module's __getattr__ may import what it forwards to)
-        held = sys.modules[m].__dict__.get("held_modules")
-        if held is not None:
-            for h in held():
-                if h in drop:
-                    drop.remove(h)
-                    stay.append(h)
     deps = {}
     for item in "".join(features.DEPS).split(";"):
         m, _, names = item.partition(">")

@@ -24,19 +24,30 @@ STAGING = "crl/fetch"
 STAGING_PEM = "crl/fetch-der"
 TIMEOUT = 10
 
-_indexes = {}  # record name -> crl.Index (verified once when opened)
+# record name -> its size when it was last verified whole. Only the size is
+# kept, not the crl.Index, so that the CRL code leaves the heap between
+# console commands; ingest replaces a record and forgets it here.
+_verified = {}
 _fetched_from = {}  # record name -> URL of the last successful fetch
 
 
 def _attach(router):
-    _indexes.clear()
+    _verified.clear()
     _fetched_from.clear()
     identity.clear()
 
 
-def held_modules():
-    # the console keeps upki.crl loaded while its Index objects are cached here
-    return ("upki.crl",) if _indexes else ()
+def _open(nvram, name):
+    """The crl.Index of a stored CRL record: verified whole the first time,
+    then opened on its last page alone while its size is unchanged."""
+    from upki import crl
+
+    size = _verified.get(name)
+    if size is not None and nvram.size(name) == size:
+        return crl.Index(nvram, name, verify=False)
+    idx = crl.Index(nvram, name)
+    _verified[name] = nvram.size(name)
+    return idx
 
 
 config.on_attach(_attach)
@@ -55,19 +66,14 @@ def record_for(issuer):
 
 def cached(router, issuer, now):
     """The stored CRL index of issuer, valid at now, or None."""
-    from upki import crl
-
     name = record_for(issuer)
-    idx = _indexes.get(name)
-    if idx is None:
-        if not router.nvram.exists(name):
-            return None
-        try:
-            idx = crl.Index(router.nvram, name)
-        except PKIError as e:
-            _debug("stored CRL %s unusable: %s" % (name, e))
-            return None
-        _indexes[name] = idx
+    if not router.nvram.exists(name):
+        return None
+    try:
+        idx = _open(router.nvram, name)
+    except PKIError as e:
+        _debug("stored CRL %s unusable: %s" % (name, e))
+        return None
     info = idx.info
     if info.issuer_der != issuer.subject.der():
         return None
@@ -212,8 +218,7 @@ def fetch(router, tp, issuer, cert, now):
     # a stored CRL, even a stale one, sets the oldest cRLNumber accepted
     min_number = None
     try:
-        old = _indexes.get(name) or (crl.Index(router.nvram, name)
-                                     if router.nvram.exists(name) else None)
+        old = _open(router.nvram, name) if router.nvram.exists(name) else None
         if old is not None and old.info.issuer_der == issuer.subject.der():
             min_number = old.info.crl_number_int
     except PKIError:
@@ -245,9 +250,8 @@ def fetch(router, tp, issuer, cert, now):
         finally:
             router.nvram.delete(STAGING)
             router.nvram.delete(STAGING_PEM)
-        _indexes.pop(name, None)
-        idx = crl.Index(router.nvram, name)
-        _indexes[name] = idx
+        _verified.pop(name, None)
+        idx = _open(router.nvram, name)
         _fetched_from[name] = where
         _debug("CRL received from %s: %d entries, next update %s" % (
             where, idx.info.count, _date(idx.info.next_update)))
@@ -361,17 +365,14 @@ command(EXEC, "crypto pki crl request")(_crl_request)
 
 @command(EXEC, "show crypto ca crls")
 def _show_crls(s, args):
-    from upki import crl, x509
+    from upki import x509
 
     out = []
     for name in s.router.nvram.names("crl"):
         if name in (STAGING, STAGING_PEM):
             continue
-        idx = _indexes.get(name)
         try:
-            if idx is None:
-                idx = crl.Index(s.router.nvram, name)
-                _indexes[name] = idx
+            idx = _open(s.router.nvram, name)
         except PKIError as e:
             out.append("%% CRL record %s unusable: %s" % (name, e))
             continue
@@ -395,8 +396,6 @@ command(EXEC, "show crypto pki crls")(_show_crls)
 
 @command(EXEC, "show crypto ca timers")
 def _show_timers(s, args):
-    from upki import crl
-
     now = s.router.clock.now()
     lines = ["PKI Timers"]
     timers = []
@@ -404,7 +403,7 @@ def _show_timers(s, args):
         if name in (STAGING, STAGING_PEM):
             continue
         try:
-            idx = _indexes.get(name) or crl.Index(s.router.nvram, name)
+            idx = _open(s.router.nvram, name)
         except PKIError:
             continue
         if idx.info.next_update is not None:
