@@ -84,10 +84,10 @@ def test_what_a_hook_refers_to_stays(tmp_path):
         "from upki import enroll\n"
         "enroll.watch()\n"
         "enroll = None\n"
-        "cli._drop(before)\n"
+        "cli.release(before)\n"
         "watching = loaded()\n"
         "config.background.remove(sys.modules['upki.enroll'].poll_due)\n"
-        "cli._drop(before)\n"
+        "cli.release(before)\n"
         "unwatched = loaded()\n"
         "print(json.dumps([watching, unwatched]))\n"
     )))
@@ -186,3 +186,31 @@ def test_startup_config_is_replayed_a_line_at_a_time(tmp_path):
     assert any("startup-config line 3: longer than 1024 bytes" in m for m in out), out
     assert len([m for m in out if "BADCFG" in m]) == 2, out
     assert not any("after-end" in m for m in out)
+
+
+def test_shows_stream_on_a_console_and_say_the_same(tmp_path):
+    # on a console (session.emit set) show running-config and show
+    # startup-config go out a piece at a time; the text is the same as the
+    # string a script gets back
+    out = _json(_booted(tmp_path / "b.img", (
+        "for line in ('configure terminal', 'hostname r9', 'crypto ca trustpoint lab',\n"
+        "             ' enrollment url http://192.0.2.1/x', 'end', 'write memory'):\n"
+        "    session.execute(line)\n"
+        "cmds = ('show running-config', 'show startup-config')\n"
+        "plain = [session.execute(c) for c in cmds]\n"
+        "got = []\n"
+        "session.emit = got.append\n"
+        "streamed = []\n"
+        "for c in cmds:\n"
+        "    del got[:]\n"
+        "    r = session.execute(c)\n"
+        "    streamed.append(''.join(got) + r)\n"
+        "print(json.dumps([plain, streamed, len(got)]))\n"
+    )))
+    plain, streamed, pieces = out
+    assert streamed == plain
+    assert "Current configuration : " in plain[0] and "hostname r9" in plain[0]
+    assert plain[1].startswith("Using ") and "hostname r9" in plain[1]
+    assert pieces > 1  # startup-config went out a line at a time
+    n = int(plain[0].split("Current configuration : ")[1].split(" ")[0])
+    assert n == len(plain[0].split(" bytes\n", 1)[1])

@@ -191,15 +191,15 @@ class Session:
         Back in exec or configuration mode, the modules the command loaded
         are dropped again (_drop)."""
         if self._mark is None:
-            self._mark = _loaded()
+            self._mark = mark()
         self._depth += 1
         try:
             return self._execute_line(line)
         finally:
             self._depth -= 1
             if not self._depth and self.mode in (EXEC, CONFIG) and self.collector is None:
-                mark, self._mark = self._mark, None
-                _drop_quietly(mark)
+                before, self._mark = self._mark, None
+                release(before)
 
     def _execute_line(self, line):
         try:
@@ -360,8 +360,19 @@ def _known(mode, word):
 # module (no function.__globals__), nothing is dropped.
 
 
-def _loaded():
+def mark():
+    """The upki modules loaded now: what release() compares against."""
     return [k for k in sys.modules if k.startswith("upki.")]
+
+
+def release(before):
+    """Drop the transient modules loaded since before (a mark()), as the
+    console does after a command; for code that loads what it needs in turns
+    (a CRL fetch tries one transport after another)."""
+    try:
+        _drop(before)
+    except MemoryError:
+        pass  # nothing is lost: the modules stay loaded
 
 
 def _owner(fn):
@@ -387,8 +398,8 @@ def _hooks():
 
 
 def _drop(before):
-    """Forget the transient modules loaded since before (a _loaded() list)."""
-    new = [m for m in _loaded() if m not in before]
+    """Forget the transient modules loaded since before (a mark())."""
+    new = [m for m in mark() if m not in before]
     if not new:
         return
     from upki import features
@@ -413,7 +424,7 @@ def _drop(before):
     for item in "".join(features.DEPS).split(";"):
         m, _, names = item.partition(">")
         deps[m] = names.split()
-    stay += [m for m in _loaded() if m not in drop]
+    stay += [m for m in mark() if m not in drop]
     while stay:  # what stays keeps what it imports, and so on
         for d in deps.get(stay.pop(), ()):
             if d in drop:
@@ -634,13 +645,13 @@ def console(board, interactive=True, stream=None):
     router.pending_log = []
     from upki.config import boot_hooks
 
-    mark = _loaded()
+    before = mark()
     for hook in boot_hooks:
         try:
             hook(router)
         except Exception as e:
             write("%%SYS-3-BOOT: %s failed: %s\n" % (hook.__name__, e))
-    _drop_quietly(mark)
+    release(before)
     if not router.clock.trusted:
         write(
             "%%CLOCK-4-NOT_AUTHORITATIVE: System clock is not authoritative (%s); "
@@ -695,16 +706,9 @@ def console(board, interactive=True, stream=None):
 def _background(router):
     # background work (NTP, a pending request's poll, auto-enroll, CRL refresh)
     # leaves the heap as a command does: what it loaded goes when it is done
-    mark = _loaded()
+    before = mark()
     router.run_background()
-    _drop_quietly(mark)
-
-
-def _drop_quietly(mark):
-    try:
-        _drop(mark)
-    except MemoryError:
-        pass  # nothing is lost: the modules stay loaded
+    release(before)
 
 
 def _quiet_tty():

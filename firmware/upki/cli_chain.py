@@ -303,10 +303,21 @@ def cert_block(title, cert, tp_name, status="Available"):
 
 
 def _show_certificates(s, args):
+    from upki import x509
     from upki.errors import PKIError
 
     args.only(0)
-    lines = []
+    out = []
+
+    def put(lines):
+        # a block at a time: on a console it goes out at once, so neither the
+        # certificates nor the text of all of them are held together
+        text = "\n".join(lines) + "\n"
+        if s.emit:
+            s.emit(text)
+        else:
+            out.append(text)
+
     for tp in trustpoint.all():
         try:
             txn = None
@@ -315,26 +326,28 @@ def _show_certificates(s, args):
 
                 txn = enrollpoll.pending(tp)
             if txn is not None:
-                lines += ["Certificate", "  Status: Pending",
-                          "  Key Usage: General Purpose",
-                          "  Certificate Request Transaction ID: %s" % txn.tid[:32],
-                          "  Polls: %d" % txn.polls,
-                          "  Associated Trustpoints: %s" % tp.name, ""]
+                put(["Certificate", "  Status: Pending",
+                     "  Key Usage: General Purpose",
+                     "  Certificate Request Transaction ID: %s" % txn.tid[:32],
+                     "  Polls: %d" % txn.polls,
+                     "  Associated Trustpoints: %s" % tp.name, ""])
             for kind in ("cert", "cert-sign", "cert-encrypt"):
                 c = tp.certificate(kind)
                 if c is not None:
-                    lines += cert_block("Certificate", c, tp.name)
-            for c in tp.ca_certificates():
-                lines += cert_block("CA Certificate", c, tp.name)
-            ra_s = tp.certificate("ra-sign")
-            ra_e = tp.certificate("ra-encrypt")
+                    put(cert_block("Certificate", c, tp.name))
+            data = tp.load("ca")
+            for der in _certificates(data) if data is not None else ():
+                put(cert_block("CA Certificate", x509.Certificate(bytes(der)), tp.name))
+            data = None
+            ra_s = tp.load("ra-sign")
+            ra_e = tp.load("ra-encrypt")
             if ra_s is not None:
-                lines += cert_block("RA Signature Certificate", ra_s, tp.name)
-            if ra_e is not None and (ra_s is None or ra_e.der != ra_s.der):
-                lines += cert_block("RA KeyEncipher Certificate", ra_e, tp.name)
+                put(cert_block("RA Signature Certificate", x509.Certificate(ra_s), tp.name))
+            if ra_e is not None and ra_e != ra_s:
+                put(cert_block("RA KeyEncipher Certificate", x509.Certificate(ra_e), tp.name))
         except PKIError as e:
-            lines += ["%% Trustpoint %s: %s" % (tp.name, e), ""]
-    return "\n".join(lines) + ("\n" if lines else "")
+            put(["%% Trustpoint %s: %s" % (tp.name, e), ""])
+    return "".join(out)
 
 
 command(EXEC, "show crypto ca certificates")(_show_certificates)

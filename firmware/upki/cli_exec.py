@@ -11,8 +11,15 @@ from upki.cli import EXEC, Args, Invalid, _hexid, command, integer
 @command(EXEC, "show running-config")
 def _show_run(s, args):
     args.only(0)
-    text = s.router.render()
-    return "Building configuration...\n\nCurrent configuration : %d bytes\n%s" % (len(text), text)
+    head = "Building configuration...\n\nCurrent configuration : %d bytes\n"
+    if s.emit is None:
+        text = s.router.render()
+        return head % len(text) + text
+    # on a console, a kilobyte at a time: certificate chains in hex make the
+    # configuration several KB, never held whole (counted first for the header)
+    s.emit(head % s.router.render_size())
+    s.router.render_to(s.emit)
+    return ""
 
 
 @command(EXEC, "show startup-config")
@@ -22,13 +29,27 @@ def _show_start(s, args):
 
     r = s.router
     try:
-        text = r.startup_text()
+        lines = r.startup_lines()
     except NVRAMError as e:
         return "%%Error: %s\n" % e
-    if text is None:
+    if lines is None:
         return "startup-config is not present\n"
     total, _free = r.nvram.statvfs()
-    return "Using %d out of %d bytes\n%s" % (len(text), total, text)
+    out = []
+    put = s.emit or out.append  # on a console, a line at a time
+    try:
+        put("Using %d out of %d bytes\n" % (lines.left, total))
+        while True:
+            try:
+                line = lines.readline()
+            except ValueError as e:
+                line = "! (a line that cannot be shown: %s)" % e
+            if line is None:
+                break
+            put(line + "\n")
+    finally:
+        lines.close()
+    return "".join(out)
 
 
 def _write_memory(s, args):

@@ -60,18 +60,21 @@ def on_attach(fn):
 
 
 class _Sink:
-    """Configuration lines written out in chunks of about 1 KB."""
+    """Configuration lines handed to put(text) in chunks of about 1 KB; put
+    None: only counted (size is then the whole text's length)."""
 
-    def __init__(self, w):
-        self.w = w
+    def __init__(self, put):
+        self.put = put
         self.buf = []
         self.size = 0
         self.n = 0
 
     def append(self, line):
-        self.buf.append(line)
         self.n += 1
         self.size += len(line) + 1
+        if self.put is None:
+            return
+        self.buf.append(line)
         if self.size >= 1024:
             self.flush()
 
@@ -85,7 +88,7 @@ class _Sink:
     def flush(self):
         if self.buf:
             self.buf.append("")
-            self.w.write("\n".join(self.buf).encode())
+            self.put("\n".join(self.buf))
             self.buf = []
             self.size = 0
 
@@ -149,6 +152,18 @@ class Router:
         self._render_into(lines)
         return "\n".join(lines) + "\n"
 
+    def render_size(self):
+        """The length of render() in characters, counted without holding it."""
+        sink = _Sink(None)
+        self._render_into(sink)
+        return sink.size
+
+    def render_to(self, write):
+        """render(), handed to write(text) a kilobyte at a time."""
+        sink = _Sink(write)
+        self._render_into(sink)
+        sink.flush()
+
     def _render_into(self, lines):
         # lines: a list, or a _Sink (append, extend and len are all the sections use)
         lines.append("!")
@@ -170,7 +185,7 @@ class Router:
         # chains in hex make it several KB) is never one string, nor its bytes
         w = self.nvram.writer(STARTUP)
         try:
-            sink = _Sink(w)
+            sink = _Sink(lambda text: w.write(text.encode()))
             self._render_into(sink)
             sink.flush()
         except BaseException:
@@ -186,12 +201,6 @@ class Router:
             return None
         f, length = self.nvram.open(STARTUP)
         return Lines(f, length)
-
-    def startup_text(self):
-        """startup-config, or None when there is none (raises NVRAMError when corrupt)."""
-        if not self.nvram.exists(STARTUP):
-            return None
-        return self.nvram.read_text(STARTUP)
 
 
 MAX_LINE = 1024  # bytes: the longest configuration line taken

@@ -116,9 +116,13 @@ def crl_urls(tp, cert):
 
 
 def _stage(router, source, tp, issuer, cert):
-    """Fetch one CRL into the staging record; return its source description."""
-    from upki import http, ldap
+    """Fetch one CRL into the staging record. Only the transport of this
+    source is loaded, and it is dropped again after the fetch: a fallback to
+    the next source (LDAP, then SCEP GetCRL) does not carry the code of the
+    last one."""
+    from upki import cli
 
+    before = cli.mark()
     w = router.nvram.writer(STAGING)
     try:
         if source == "scep":
@@ -126,14 +130,21 @@ def _stage(router, source, tp, issuer, cert):
 
             w.write(enroll.get_crl(tp, issuer, cert.serial if cert is not None else 0))
         elif source.lower().startswith("ldap://"):
+            from upki import ldap
+
             ldap.fetch(source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
         else:
+            from upki import http
+
             r = http.request("GET", source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
             if r.status != 200:
                 raise PKIError("HTTP %d %s from %s" % (r.status, r.reason, source))
     except BaseException:
         w.abort()
         raise
+    finally:
+        enroll = ldap = http = r = None
+        cli.release(before)
     w.close()
 
 
