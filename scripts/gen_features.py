@@ -26,7 +26,7 @@ FEATURES = ROOT / "firmware" / "upki" / "features.py"
 MODULES = (
     "upki.cli_exec",
     "upki.cli_keys",
-    "upki.cli_ca",
+    "upki.cli_tp",
     "upki.cli_chain",
     "upki.cli_pubkey",
     "upki.ntp",
@@ -44,7 +44,7 @@ EAGER = ()
 RESIDENT = (
     "upki.autoenroll",  # per-trustpoint renewal state, background task
     "upki.cli",  # the command tree
-    "upki.cli_ca",  # trustpoint submode, running-config section, boot hook
+    "upki.cli_ca",  # the trustpoints' running-config section, boot and key hooks
     "upki.cli_pubkey",  # the peer public keys, running-config section
     "upki.clock",
     "upki.config",  # registries, the Router

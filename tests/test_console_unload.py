@@ -67,11 +67,13 @@ def test_resident_modules_and_submodes_stay(tmp_path):
         "print(json.dumps([in_tp, in_chain, prompt, out_chain]))\n"
     )))
     in_tp, in_chain, prompt, out_chain = out
-    assert "upki.cli_ca" in in_tp and "upki.trustpoint" in in_tp
+    assert "upki.cli_tp" in in_tp and "upki.trustpoint" in in_tp
     # the chain submode's module stays while the session is in it
     assert "upki.cli_chain" in in_chain and prompt == "Router(config-cert-chain)#"
     assert "upki.cli_chain" not in out_chain
-    assert "upki.cli_ca" in out_chain  # resident: the trustpoint lives on
+    # the trustpoint commands went with the submode; the section and hooks stay
+    assert "upki.cli_tp" not in out_chain
+    assert "upki.cli_ca" in out_chain and "upki.trustpoint" in out_chain
 
 
 def test_what_a_hook_refers_to_stays(tmp_path):

@@ -51,19 +51,19 @@ def test_a_feature_that_runs_out_of_memory_loading_loads_on_the_next_try(tmp_pat
     code = _booted(tmp_path / "c.img", (
         "real = __import__\nfailed = []\n"
         "def once(name, *a):\n"
-        "    if name == 'upki.cli_ca' and not failed:\n"
+        "    if name == 'upki.cli_tp' and not failed:\n"
         "        failed.append(name)\n"
         "        raise MemoryError('memory allocation failed')\n"
         "    return real(name, *a)\n"
         "cli.__import__ = once\n"
         "session.execute('configure terminal')\n"
         "print(repr(session.execute('crypto ca trustpoint t')))\n"
-        "print('upki.cli_ca' in sys.modules, failed)\n"
+        "print('upki.cli_tp' in sys.modules, failed)\n"
         "print(repr(session.execute('crypto ca trustpoint t')), session.prompt())\n"
     ))
     from mpy import run_code
 
     out = run_code(code).strip().split("\n")
     assert out[-3] == "'% Not enough memory to complete: crypto ca trustpoint t\\n'", out
-    assert out[-2] == "False ['upki.cli_ca']", out
+    assert out[-2] == "False ['upki.cli_tp']", out
     assert out[-1] == "'' Router(ca-trustpoint)#", out

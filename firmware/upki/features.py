@@ -36,7 +36,7 @@ LAZY = (
         'config crypto key zeroize rsa'
     ),
     (
-        'upki.cli_ca',
+        'upki.cli_tp',
         'config crypto ca trustpoint|'
         'config crypto pki trustpoint|'
         'config no crypto ca trustpoint'
@@ -108,6 +108,7 @@ TRANSIENT = (
     'upki.cli_enroll '
     'upki.cli_exec '
     'upki.cli_keys '
+    'upki.cli_tp '
     'upki.cmac '
     'upki.cms '
     'upki.cmsbase '
