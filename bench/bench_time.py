@@ -50,6 +50,7 @@ print(json.dumps(out))
 ROUND = """
 import json, time
 from upki import cli, ntp
+cli.load_features()  # the NTP commands (cli_ntp), as a board boots
 from upki.config import Router
 class Board:
     name = "bench"
@@ -90,6 +91,7 @@ print(json.dumps(out))
 HEAP = """
 import gc, time
 from upki import cli, ntp
+cli.load_features()  # the NTP commands (cli_ntp), as a board boots
 from upki.config import Router
 class Board:
     name = "bench"

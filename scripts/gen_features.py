@@ -29,7 +29,7 @@ MODULES = (
     "upki.cli_tp",
     "upki.cli_chain",
     "upki.cli_pubkey",
-    "upki.ntp",
+    "upki.cli_ntp",
     "upki.cli_enroll",
     "upki.revocation",
 )
@@ -54,7 +54,7 @@ RESIDENT = (
     "upki.keys",  # removal hooks
     "upki.log",  # debug switches
     "upki.mcuboard",
-    "upki.ntp",  # NTP associations, background resync
+    "upki.ntp",  # NTP associations and keys, boot sync, background resync, section
     "upki.nvram",
     "upki.revocation",  # the CRL cache, running-config section, verifier
     "upki.sntp",  # kiss-o'-death state per server

@@ -33,6 +33,7 @@ class Board:
     def unique_id(self):
         return b"12345678"
 
+cli.load_features()  # the NTP commands are a feature module (cli_ntp), as on a board
 r = Router(Board(%(rate)r))
 logs = []
 r.log_sink = logs.append

@@ -56,7 +56,7 @@ LAZY = (
         'config crypto key pubkey-chain rsa'
     ),
     (
-        'upki.ntp',
+        'upki.cli_ntp',
         'exec show ntp associations|'
         'exec show ntp status|'
         'config no ntp authenticate|'
@@ -108,6 +108,7 @@ TRANSIENT = (
     'upki.cli_enroll '
     'upki.cli_exec '
     'upki.cli_keys '
+    'upki.cli_ntp '
     'upki.cli_tp '
     'upki.cmac '
     'upki.cms '
