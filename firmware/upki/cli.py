@@ -434,11 +434,7 @@ def _drop(before):
         return
     for table in _commands.values():  # their handlers go
         table[:] = [e for e in table if _owner(e[1]) not in drop]
-    pkg = sys.modules.get("upki")
-    for m in drop:
-        del sys.modules[m]
-        if pkg is not None and m[5:] in pkg.__dict__:
-            delattr(pkg, m[5:])
+    upki.forget([m[5:] for m in drop])
     for module, entries in features.LAZY:
         if module in drop:
             lazy(module, entries)

@@ -25,6 +25,7 @@ def render_chain(tp, lines):
     # One certificate at a time, straight from its NVRAM record: the running
     # configuration shows the serial and the hex, which need the DER reader,
     # not the certificate parser.
+    from upki import der
     from upki.cli import hexblock
     from upki.errors import PKIError
 
@@ -35,7 +36,7 @@ def render_chain(tp, lines):
             if data is None:
                 continue
             prefix = "" if kind in _DEVICE_KINDS else kind + " "
-            for cert in _certificates(data):
+            for cert in der.elements(data):  # the "ca" record holds several
                 if not shown:
                     lines.append("crypto ca certificate chain " + tp.name)
                     shown = True
@@ -47,18 +48,6 @@ def render_chain(tp, lines):
         return
     if shown:
         lines.append("!")
-
-
-def _certificates(data):
-    # the DER certificates of a record, back to back (the "ca" record holds several)
-    from upki import der
-
-    buf = memoryview(data)
-    pos = 0
-    while pos < len(buf):
-        _t, _s, end = der.read_tlv(buf, pos, len(buf))
-        yield buf[pos:end]
-        pos = end
 
 
 def _serial_hex(cert):
@@ -303,7 +292,7 @@ def cert_block(title, cert, tp_name, status="Available"):
 
 
 def _show_certificates(s, args):
-    from upki import x509
+    from upki import der, x509
     from upki.errors import PKIError
 
     args.only(0)
@@ -336,8 +325,8 @@ def _show_certificates(s, args):
                 if c is not None:
                     put(cert_block("Certificate", c, tp.name))
             data = tp.load("ca")
-            for der in _certificates(data) if data is not None else ():
-                put(cert_block("CA Certificate", x509.Certificate(bytes(der)), tp.name))
+            for cert in der.elements(data) if data is not None else ():
+                put(cert_block("CA Certificate", x509.Certificate(bytes(cert)), tp.name))
             data = None
             ra_s = tp.load("ra-sign")
             ra_e = tp.load("ra-encrypt")

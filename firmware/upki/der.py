@@ -136,6 +136,16 @@ def children(buf, start, end):
         pos = e
 
 
+def elements(buf):
+    """Iterate over the TLVs back to back in buf (certificates in a record),
+    each whole, as a memoryview slice."""
+    mv = memoryview(buf)
+    pos = 0
+    for _t, _s, end in children(mv, 0, len(mv)):
+        yield mv[pos:end]
+        pos = end
+
+
 def check(buf, start=0, end=None, max_depth=MAX_DEPTH):
     """Check that buf[start:end] is exactly a sequence of well-formed TLVs.
 

@@ -124,16 +124,12 @@ def _preload(names):
 
 
 def _unload(names):
-    # forget upki.<name> (sys.modules and the package attribute) so that the
-    # collector frees its code once nothing else refers to it
+    # forget upki.<name> and collect: the phase's code leaves the heap
     import gc
-    import sys
 
-    pkg = sys.modules.get("upki")
-    for name in names:
-        sys.modules.pop("upki." + name, None)
-        if pkg is not None and name in pkg.__dict__:
-            delattr(pkg, name)
+    from upki import forget
+
+    forget(names)
     gc.collect()
 
 

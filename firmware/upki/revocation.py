@@ -495,13 +495,7 @@ def read_chain(data):
             out.append(a2b_base64("".join(text[i + 27 : j].split())))
             pos = j + 25
         return out
-    buf = memoryview(data)
-    pos = 0
-    while pos < len(buf):
-        _t, _s, end = der.read_tlv(buf, pos, len(buf))
-        out.append(bytes(buf[pos:end]))
-        pos = end
-    return out
+    return [bytes(c) for c in der.elements(data)]
 
 
 _CHAIN_MAX = 16384  # a chain of a handful of certificates; bounded for the heap

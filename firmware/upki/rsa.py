@@ -79,14 +79,9 @@ def _os2ip(b):
 
 
 def _unload(name):
-    # forget upki.<name> (sys.modules and the package attribute), so that the
-    # collector can free its code once nothing else refers to it
-    import sys
+    from upki import forget
 
-    sys.modules.pop("upki." + name, None)
-    pkg = sys.modules.get("upki")
-    if pkg is not None and name in pkg.__dict__:
-        delattr(pkg, name)
+    forget((name,))
 
 
 def _check_bits(bits):

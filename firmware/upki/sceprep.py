@@ -172,14 +172,11 @@ def parse_cert_rep(body, tid, sender_nonce, signers, private_key, my_cert_der):
 
 
 def _unload(name):
-    # forget upki.<name> (sys.modules and the package attribute) and collect
     import gc
-    import sys
 
-    sys.modules.pop("upki." + name, None)
-    pkg = sys.modules.get("upki")
-    if pkg is not None and name in pkg.__dict__:
-        delattr(pkg, name)
+    from upki import forget
+
+    forget((name,))
     gc.collect()
 
 

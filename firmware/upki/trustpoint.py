@@ -135,14 +135,7 @@ class Trustpoint:
             return []
         from upki import der, x509  # only when there is something to parse
 
-        out = []
-        buf = memoryview(data)
-        pos = 0
-        while pos < len(buf):
-            _t, _s, end = der.read_tlv(buf, pos, len(buf))
-            out.append(x509.Certificate(bytes(buf[pos:end])))
-            pos = end
-        return out
+        return [x509.Certificate(bytes(c)) for c in der.elements(data)]
 
     def store_ca_certificates(self, ders):
         parts = [bytes(d) for d in ders]
