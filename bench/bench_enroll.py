@@ -7,6 +7,7 @@ with the .mpy files loaded into the heap and with the code in ROM (the .mpy
 build in a ROMFS image run in place, as frozen or ROMFS code runs on a board:
 the figure is then the heap beside the ROM image; see bench/run.py)."""
 
+import re
 import sys
 import tempfile
 import time
@@ -17,10 +18,14 @@ RUNS = 5
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-# A minimal board for the port: NVRAM in a host directory, a settable clock.
+# A minimal board for the port: NVRAM in a host directory, a settable clock,
+# and the collector threshold the console sets at boot (cli.GC_THRESHOLD).
+GC_THRESHOLD = int(re.search(r"^GC_THRESHOLD = const\((\d+)\)",
+                             (ROOT / "firmware" / "upki" / "cli.py").read_text(), re.M).group(1))
 BOARD = """
 import gc, time
-class Board:
+gc.threshold(%d)
+class Board:""" % GC_THRESHOLD + """
     name = "bench"
     def __init__(self, root):
         self.flash_root = root

@@ -216,3 +216,15 @@ def test_shows_stream_on_a_console_and_say_the_same(tmp_path):
     assert pieces > 1  # startup-config went out a line at a time
     n = int(plain[0].split("Current configuration : ")[1].split(" ")[0])
     assert n == len(plain[0].split(" bytes\n", 1)[1])
+
+
+def test_boot_sets_the_collector_threshold(tmp_path):
+    # the collector runs every GC_THRESHOLD bytes, not only on a full heap:
+    # finished work's holes are reused before the heap fragments
+    out = _json(_booted(tmp_path / "b.img", (
+        "import gc\n"
+        "print(json.dumps([gc.threshold(), cli.GC_THRESHOLD]))\n"
+    )))
+    threshold, wanted = out
+    assert 4096 <= wanted <= 65536
+    assert threshold == wanted

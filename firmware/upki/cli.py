@@ -8,12 +8,18 @@
 # marker under word i. No input ever produces a traceback.
 import sys
 
+from micropython import const
+
 import upki
 from upki.errors import PKIError
 
 EXEC = "exec"
 CONFIG = "config"
 
+# The collector runs after every GC_THRESHOLD bytes allocated, not only when
+# the heap is full: holes left by finished work are reused before the heap
+# fragments (measured: the lifecycle and enrollment need less heap).
+GC_THRESHOLD = const(16384)
 _PROMPT_SUFFIX = {EXEC: "#", CONFIG: "(config)#"}
 # mode -> [(words, handler)]: the loaded commands, keywords joined by single
 # spaces. A flat list, not a tree of keyword nodes: a node (a list and a dict)
@@ -560,7 +566,10 @@ def boot(board, out=None):
     from upki.errors import NVRAMError
 
     load_features()
+    import gc
 
+    if hasattr(gc, "threshold"):  # MicroPython's; not CPython's (fuzzing)
+        gc.threshold(GC_THRESHOLD)
     router = Router(board)
     msgs = []
     for name in router.nvram.recover():
