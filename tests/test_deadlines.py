@@ -123,7 +123,7 @@ def _ok(conn, srv, body=b"ok"):
 
 def _http(url, timeout, extra=""):
     return ("from upki import http\n"
-            "r, ms = timed(lambda: http.request('GET', %r, timeout=%s%s).body)\n"
+            "r, ms = timed(lambda: bytes(http.request('GET', %r, timeout=%s%s).body))\n"
             "print(json.dumps({'r': str(r), 'ms': ms, 'lookups': LOOKUPS}))\n"
             % (url, timeout, extra))
 
@@ -358,7 +358,7 @@ def test_ldap_answer_capped_even_where_skipped():
     try:
         out = run(
             "from upki import ldap\n"
-            "r, ms = timed(lambda: ldap.fetch('ldap://127.0.0.1:%d/cn=a', max_size=4096))\n"
+            "r, ms = timed(lambda: bytes(ldap.fetch('ldap://127.0.0.1:%d/cn=a', max_size=4096)))\n"
             "print(json.dumps({'r': str(r)}))\n" % srv.port)
     finally:
         srv.close()
@@ -372,7 +372,7 @@ def test_ldap_skipped_attribute_within_the_cap_is_fine():
     try:
         out = run(
             "from upki import ldap\n"
-            "r, ms = timed(lambda: ldap.fetch('ldap://127.0.0.1:%d/cn=a', max_size=4096))\n"
+            "r, ms = timed(lambda: bytes(ldap.fetch('ldap://127.0.0.1:%d/cn=a', max_size=4096)))\n"
             "print(json.dumps({'r': str(r)}))\n" % srv.port)
     finally:
         srv.close()

@@ -122,7 +122,7 @@ def test_get_from_http_server(http_server):
     port, _ = http_server
     out = _req(
         "r = http.request('GET', 'http://127.0.0.1:%d/hello.txt')\n"
-        "print(r.status, r.body, r.headers['content-length'], r.length)\n" % port
+        "print(r.status, bytes(r.body), r.headers['content-length'], r.length)\n" % port
     )
     assert out.strip() == "200 b'hello upki\\n' 11 11"
 
@@ -278,7 +278,7 @@ def test_redirect_followed_then_loop_refused(http_server):
         b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/hello.txt\r\n\r\n" % port))
     loop = _serve(lambda c, s: c.sendall(b"HTTP/1.1 301 Moved\r\nLocation: /again\r\n\r\n"))
     try:
-        out = _req("print(http.request('GET', 'http://127.0.0.1:%d/crl').body)" % srv.port)
+        out = _req("print(bytes(http.request('GET', 'http://127.0.0.1:%d/crl').body))" % srv.port)
         err = _expect_error(loop.port)
     finally:
         srv.close()
@@ -294,7 +294,7 @@ def test_post_sends_body_and_headers():
         out = _req(
             "r = http.request('POST', 'http://127.0.0.1:%d/scep?operation=PKIOperation', "
             "body=b'\\x30\\x03abc', headers={'Content-Type': 'application/x-pki-message'})\n"
-            "print(r.status, r.body)" % srv.port
+            "print(r.status, bytes(r.body))" % srv.port
         )
     finally:
         srv.close()
@@ -311,9 +311,9 @@ def test_post_body_as_parts_is_sent_unjoined_and_the_list_cleared():
         out = _req(
             "parts = [b'\\x30\\x06', bytearray(b'ab'), memoryview(b'xcdx')[1:3], b'', b'ef']\n"
             "r = http.request('POST', 'http://127.0.0.1:%d/scep', body=parts)\n"
-            "print(r.status, r.body, len(parts))\n"
+            "print(r.status, bytes(r.body), len(parts))\n"
             "r = http.request('POST', 'http://127.0.0.1:%d/scep', body=(b'tu', b'ple'))\n"
-            "print(r.status, r.body)" % (srv.port, srv.port)
+            "print(r.status, bytes(r.body))" % (srv.port, srv.port)
         )
     finally:
         srv.close()

@@ -75,9 +75,10 @@ def _join(url, query):
 def _http(method, url, operation, message=None, body=None, headers=None, max_size=MAX_REPLY,
           timeout=TIMEOUT):
     """One exchange with the SCEP server: url?operation=OPERATION[&message=MESSAGE],
-    the message percent-encoded. upki.http is loaded for the exchange only
-    (unless it was already): its code is out of the heap while a reply is
-    parsed. The response holds the whole body."""
+    the message percent-encoded; returns (status, reason, body). upki.http is
+    loaded for the exchange only (unless it was already): its code is out of
+    the heap while a reply is parsed, which is why no http.Response (whose
+    class would hold that code) is handed back."""
     t0 = time.ticks_ms()
     transport = _loaded(("http", "net"))
     from upki import http
@@ -87,26 +88,27 @@ def _http(method, url, operation, message=None, body=None, headers=None, max_siz
         if message is not None:
             query += "&message=" + http.quote(message)
         message = None
-        return http.request(method, _join(url, query), body=body, headers=headers,
-                            timeout=timeout, max_size=max_size)
+        r = http.request(method, _join(url, query), body=body, headers=headers,
+                         timeout=timeout, max_size=max_size)
+        return r.status, r.reason, r.body
     except http.HTTPError as e:
         raise SCEPError("SCEP server %s: %s" % (url, e))
     except OSError as e:
         raise SCEPError("SCEP server %s: network error %s" % (url, e))
     finally:
-        http = None
+        http = r = None
         _timed("network", t0)
         _unload(transport)
 
 
 def get_ca_caps(tp):
     """GetCACaps; a CA that does not answer it offers nothing (GET, SHA-1, 3DES)."""
-    r = _http("GET", scep_url(tp), "GetCACaps", tp.name, max_size=2048)
+    status, _reason, body = _http("GET", scep_url(tp), "GetCACaps", tp.name, max_size=2048)
     _debug("CRYPTO_PKI: transaction GetCACaps completed (HTTP %d): %s"
-           % (r.status, str(bytes(r.body or b""), "ascii", "ignore").replace("\n", " ")))
-    if r.status != 200:
+           % (status, str(bytes(body or b""), "ascii", "ignore").replace("\n", " ")))
+    if status != 200:
         return scep.Capabilities("")
-    return scep.Capabilities(r.body or b"")
+    return scep.Capabilities(body or b"")
 
 
 def _loaded(names):
@@ -203,6 +205,31 @@ def _recipient(tp, chain):
     return ra if ra else bytes(chain[0].der)
 
 
+def _send(tp, name, msg, post, timeout, max_size):
+    # PKIOperation: the reply's body. A function of its own so that the
+    # response, and the http code its class holds, are not left behind in a
+    # dead slot of the caller's frame, which the collector scans whole: the
+    # caller gets the body alone.
+    url = scep_url(tp)
+    if post:
+        r = _http("POST", url, "PKIOperation", body=msg,
+                  headers={"Content-Type": "application/x-pki-message"}, timeout=timeout,
+                  max_size=max_size)
+    else:
+        from binascii import b2a_base64
+
+        b64 = b2a_base64(msg).strip()
+        msg = None
+        import gc
+
+        gc.collect()
+        r = _http("GET", url, "PKIOperation", b64, timeout=timeout, max_size=max_size)
+    status, reason, body = r
+    if status != 200:
+        raise SCEPError("%s: HTTP %d %s from the SCEP server" % (name, status, reason))
+    return body
+
+
 def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIMEOUT,
              max_size=MAX_REPLY):
     """Send one pkiMessage of txn and return the checked scep.CertRep."""
@@ -230,25 +257,8 @@ def exchange(tp, router, txn, message_type, content, key, caps=None, timeout=TIM
            % (name, "sending", "POST" if (txn.post if caps is None else caps.post) else "GET",
               txn.hash_name, txn.cipher, txn.tid[:16]))
     _dump("CRYPTO_PKI: pkiMessage %s sent" % name, msg)
-    url = scep_url(tp)
-    post = txn.post if caps is None else caps.post
-    if post:
-        r = _http("POST", url, "PKIOperation", body=msg,
-                  headers={"Content-Type": "application/x-pki-message"}, timeout=timeout,
-                  max_size=max_size)
-    else:
-        from binascii import b2a_base64
-
-        b64 = b2a_base64(msg).strip()
-        msg = None
-        gc.collect()
-        r = _http("GET", url, "PKIOperation", b64, timeout=timeout, max_size=max_size)
-        b64 = None
+    body = _send(tp, name, msg, txn.post if caps is None else caps.post, timeout, max_size)
     msg = None
-    if r.status != 200:
-        raise SCEPError("%s: HTTP %d %s from the SCEP server" % (scep.MESSAGE_NAMES[message_type], r.status, r.reason))
-    body = r.body
-    r = None
     gc.collect()
     _dump("CRYPTO_PKI: CertRep received", body)
     # the CA chain is read again now that the reply is in: it does not sit

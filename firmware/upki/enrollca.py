@@ -13,13 +13,14 @@ def get_ca_cert(tp):
     # (a trustpoint name needs no percent-encoding: letters, digits, "-_.")
     _debug("CRYPTO_PKI: Sending CA Certificate Request:\nGET %s HTTP/1.1"
            % _join(url, "operation=GetCACert&message=" + tp.name))
-    r = _http("GET", url, "GetCACert", tp.name)
-    _debug("CRYPTO_PKI: transaction GetCACert completed (HTTP %d, %d bytes)" % (r.status, r.length))
-    if r.status != 200:
-        raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (r.status, r.reason))
+    status, reason, body = _http("GET", url, "GetCACert", tp.name)
+    _debug("CRYPTO_PKI: transaction GetCACert completed (HTTP %d, %d bytes)"
+           % (status, len(body or b"")))
+    if status != 200:
+        raise SCEPError("GetCACert: HTTP %d %s from the SCEP server" % (status, reason))
     # RA certificates are chosen by key usage unless the trustpoint names them by
     # fingerprint (attributes a trustpoint may carry; none by default)
-    return scepca.parse_ca_certs(r.body, getattr(tp, "ra_sign_fingerprint", None),
+    return scepca.parse_ca_certs(body, getattr(tp, "ra_sign_fingerprint", None),
                                getattr(tp, "ra_encrypt_fingerprint", None))
 
 

@@ -9,7 +9,7 @@
 #
 #   r = http.request("GET", "http://127.0.0.1:8080/ca.crl", timeout=10,
 #                    max_size=65536, sink=None)
-#   r.status, r.reason, r.headers (lower-case names), r.body (bytes, or None
+#   r.status, r.reason, r.headers (lower-case names), r.body (bytes-like, or None
 #   when a sink took it), r.length (body bytes delivered)
 #
 # A body to send may be bytes or a list/tuple of bytes-like parts, sent one
@@ -420,8 +420,10 @@ class _Collect:
         self.n = need
 
     def body(self):
+        # the buffer itself when it is exactly full (a Content-Length was
+        # given): a copy would want the body's size again, beside it
         if self.n == len(self.buf):
-            return bytes(self.buf)
+            return self.buf
         return bytes(memoryview(self.buf)[: self.n])
 
 

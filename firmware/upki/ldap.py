@@ -228,7 +228,7 @@ def _attr_matches(name, wanted):
 
 
 def fetch(url, timeout=10, max_size=65536, sink=None, log=None):
-    """The first value of the URL's attribute in the entry it names: bytes,
+    """The first value of the URL's attribute in the entry it names (bytes-like),
     or (with sink, a callable or object with write() taking memoryview
     chunks) the value's length.  Raises LDAPError naming host:port and what
     went wrong."""
