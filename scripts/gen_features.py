@@ -57,7 +57,6 @@ RESIDENT = (
     "upki.ntp",  # NTP associations and keys, boot sync, background resync, section
     "upki.nvram",
     "upki.revocation",  # the CRL cache, running-config section, verifier
-    "upki.sntp",  # kiss-o'-death state per server
     "upki.trustpoint",  # the trustpoints
 )
 # Only the modes a session can be in before any feature module is loaded.
@@ -88,12 +87,15 @@ def owners():
 
 
 def _module_imports(path):
-    """The upki modules a module imports at module level (not inside functions)."""
+    """The upki modules a module imports at module level (not inside functions,
+    nor in an `except ImportError:` fallback, which runs on CPython only)."""
     names = set()
     pending = list(ast.parse(path.read_text()).body)
     while pending:
         node = pending.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.ExceptHandler) and getattr(node.type, "id", None) == "ImportError":
             continue
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names if a.name.startswith("upki."))

@@ -28,6 +28,7 @@ import json, time
 from upki import sntp
 from upki.errors import ClockError
 out = []
+KISSED = {}  # the kiss-o'-death memory, kept across the queries as upki.ntp keeps it
 for kw in json.loads(%r):
     kw = dict(kw)
     if kw.pop('board_2000', False):
@@ -43,10 +44,10 @@ for kw in json.loads(%r):
     if 'key' in kw:
         kw['key'] = (kw['key'][0], kw['key'][1], bytes.fromhex(kw['key'][2]))
     if kw.pop('reset', False):
-        sntp.reset()
+        sntp.reset(KISSED)
     start = time.ticks_us()
     try:
-        s = sntp.query(**kw)
+        s = sntp.query(kissed=KISSED, **kw)
         r = {'offset_us': s.offset_us, 'delay_us': s.delay_us, 'stratum': s.stratum,
              'refid': s.refid, 'leap': s.leap, 'key_id': s.key_id, 'server': s.server,
              'expect': expect}

@@ -59,6 +59,46 @@ def format_date(t):
 _FLOOR = "clock-floor"
 
 
+class Sample:
+    """One accepted NTP exchange, as upki.sntp.query returns it. offset_us:
+    add it to the local clock (the caller's now()) to get the server's time;
+    delay_us: round-trip delay.  Defined here, where the clock keeps the
+    chosen one, so that holding a sample keeps no NTP client code loaded."""
+
+    def __init__(self, offset_us, delay_us, stratum, refid, leap, poll, precision,
+                 root_delay_us, root_dispersion_us, key_id, server_us):
+        self.offset_us = offset_us
+        self.delay_us = delay_us
+        self.stratum = stratum
+        self.refid = refid
+        self.leap = leap
+        self.poll = poll
+        self.precision = precision
+        self.root_delay_us = root_delay_us
+        self.root_dispersion_us = root_dispersion_us
+        self.key_id = key_id  # the key that authenticated the reply, or None
+        self.server_us = server_us  # server's time at the moment the reply arrived
+        self.server = None  # "addr" or "addr:port", set by query()
+        self.received_ms = None  # ticks_ms() when the reply arrived, set by query()
+
+    @property
+    def offset(self):
+        return self.offset_us / 1000000
+
+    @property
+    def delay(self):
+        return self.delay_us / 1000000
+
+    @property
+    def authenticated(self):
+        return self.key_id is not None
+
+    def __repr__(self):
+        return "<Sample %s offset %d us delay %d us stratum %d refid %s%s>" % (
+            self.server, self.offset_us, self.delay_us, self.stratum, self.refid,
+            " key %d" % self.key_id if self.key_id is not None else "")
+
+
 class Clock:
     """The board clock, whether it is trusted, and its floor.
 
@@ -86,7 +126,7 @@ class Clock:
         self.floor_written_at = None  # board time of the last floor write
         self.floor_writes = 0  # since boot
         self.last_sync = None  # board time just after the last NTP sync
-        self.last_sample = None  # the sntp.Sample that sync chose
+        self.last_sample = None  # the Sample that sync chose
         self.last_offset_us = None  # the step the last sync applied
         self.drift = None  # s/s gained (+) or lost by the local clock between two syncs
         self.syncs = 0
@@ -187,7 +227,7 @@ class Clock:
         return best
 
     def sync(self, samples, configured):
-        """Apply one NTP round. samples: the accepted sntp.Samples of this round (one
+        """Apply one NTP round. samples: the accepted Samples of this round (one
         per server, offsets against now_us()); configured: the servers asked.
         Returns (chosen sample, agreeing samples); raises ClockError, with the
         clock left as it was, when too few answered, they disagree, or the time

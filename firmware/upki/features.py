@@ -137,6 +137,7 @@ TRANSIENT = (
     'upki.sceprep '
     'upki.scepreq '
     'upki.sha512 '
+    'upki.sntp '
     'upki.validate '
     'upki.x509 '
 )

@@ -9,7 +9,7 @@
 #   sync_round(router, timeout, retries, budget_ms) -> (sample, group) or raises ClockError
 from micropython import const
 
-from upki import config, sntp
+from upki import config
 from upki.errors import ClockError
 
 # sntp algorithm -> CLI algorithm word
@@ -37,7 +37,7 @@ class Server:
 
     def clear(self):
         self.reach = 0  # the last 8 attempts, newest in bit 0 (shown in octal)
-        self.sample = None  # the last accepted sntp.Sample
+        self.sample = None  # the last accepted clock.Sample
         self.last_ms = None  # ticks_ms of the last accepted reply
         self.error = None  # why the last attempt failed
         self.mark = " "  # * sys.peer, + agreeing candidate, - outlier, # answered, unsynced
@@ -61,6 +61,7 @@ class State:
         self.servers = []
         self.keys = {}  # key id -> (sntp alg, key bytes)
         self.trusted_keys = []
+        self.kissed = {}  # kiss-o'-death memory per (addr, port), for upki.sntp
         self.authenticate = False
         self.maxpoll = DEFAULT_MAXPOLL
         self.next_ms = None  # ticks_ms when the background round is due; None: now
@@ -115,6 +116,10 @@ def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
     start = ticks_ms()
     samples = []
     cache = {}  # name lookups, made once per round (upki.net)
+    # the packet exchange is loaded for the round only: the console drops it
+    # after (it keeps no state; the kiss-o'-death memory is st.kissed)
+    from upki import sntp
+
     for i, srv in enumerate(servers):
         srv.mark = " "
         t = timeout
@@ -128,7 +133,8 @@ def sync_round(router, timeout=_BG_TIMEOUT, retries=0, budget_ms=None):
             t = min(timeout, share / 1000)
         try:
             key = st.key_for(srv)
-            s = sntp.query(srv.addr, srv.port, key, t, clock.now_us, retries, cache)
+            s = sntp.query(srv.addr, srv.port, key, t, clock.now_us, retries, cache,
+                           st.kissed)
         except ClockError as e:
             why = getattr(e, "reason", None) or str(e)
             prefix = "NTP server %s: " % srv.name()

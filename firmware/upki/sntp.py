@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: MIT
 # NTPv4 client (RFC 5905, client/server mode) for a board without a clock.
 #
-#   query(addr, port=123, key=None, timeout=2, now=None, retries=2) -> Sample
+#   query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None,
+#         kissed=None) -> Sample (upki.clock.Sample)
 #   parse_reply(packet, sent_ts, key=None, t1=0, t4=0) -> Sample
+#
+# The module keeps no state (the console unloads it between syncs): the
+# kiss-o'-death memory is a dict the caller keeps (upki.ntp keeps one).
 #
 # Every refusal raises upki.errors.ClockError with a reason; nothing else
 # escapes for a bad packet. A key is (key_id, alg, key_bytes), alg one of
@@ -19,6 +23,7 @@
 import struct
 from micropython import const
 
+from upki.clock import Sample  # noqa: F401  (what query returns)
 from upki.errors import ClockError
 
 _NTP_TO_UNIX = 2208988800  # seconds from 1900-01-01 to 1970-01-01
@@ -48,44 +53,6 @@ except ImportError:  # CPython (host tools, tests)
 
     def ticks_add(a, b):
         return a + b
-
-
-class Sample:
-    """One accepted NTP exchange. offset_us: add it to the local clock (the
-    caller's now()) to get the server's time; delay_us: round-trip delay."""
-
-    def __init__(self, offset_us, delay_us, stratum, refid, leap, poll, precision,
-                 root_delay_us, root_dispersion_us, key_id, server_us):
-        self.offset_us = offset_us
-        self.delay_us = delay_us
-        self.stratum = stratum
-        self.refid = refid
-        self.leap = leap
-        self.poll = poll
-        self.precision = precision
-        self.root_delay_us = root_delay_us
-        self.root_dispersion_us = root_dispersion_us
-        self.key_id = key_id  # the key that authenticated the reply, or None
-        self.server_us = server_us  # server's time at the moment the reply arrived
-        self.server = None  # "addr" or "addr:port", set by query()
-        self.received_ms = None  # ticks_ms() when the reply arrived, set by query()
-
-    @property
-    def offset(self):
-        return self.offset_us / 1000000
-
-    @property
-    def delay(self):
-        return self.delay_us / 1000000
-
-    @property
-    def authenticated(self):
-        return self.key_id is not None
-
-    def __repr__(self):
-        return "<Sample %s offset %d us delay %d us stratum %d refid %s%s>" % (
-            self.server, self.offset_us, self.delay_us, self.stratum, self.refid,
-            " key %d" % self.key_id if self.key_id is not None else "")
 
 
 def _refuse(reason, kiss=None):
@@ -311,23 +278,23 @@ def _peer_text(sockaddr):
 
 
 # --- kiss-o'-death memory (RFC 5905 7.4) ---
+# kissed: the caller's dict, (addr, port) -> [code, until_ms or None, backoff_s]
 
 _RATE_FIRST_S = const(64)
 _RATE_MAX_S = const(4096)
-_kissed = {}  # (addr, port) -> [code, until_ms or None, backoff_s]
 
 
-def reset(addr=None, port=123):
+def reset(kissed, addr=None, port=123):
     """Forget kiss-o'-death state: for one server, or for all."""
     if addr is None:
-        _kissed.clear()
+        kissed.clear()
     else:
-        _kissed.pop((addr, port), None)
+        kissed.pop((addr, port), None)
 
 
-def status(addr, port=123):
+def status(kissed, addr, port=123):
     """None when the server may be asked; else (code, seconds to wait or None)."""
-    k = _kissed.get((addr, port))
+    k = kissed.get((addr, port))
     if k is None:
         return None
     if k[1] is None:
@@ -338,19 +305,19 @@ def status(addr, port=123):
     return (k[0], (left + 999) // 1000)
 
 
-def _note_kiss(addr, port, code):
-    k = _kissed.get((addr, port))
+def _note_kiss(kissed, addr, port, code):
+    k = kissed.get((addr, port))
     if code in ("DENY", "RSTR"):
-        _kissed[(addr, port)] = [code, None, 0]
+        kissed[(addr, port)] = [code, None, 0]
     elif code == "RATE":
         backoff = _RATE_FIRST_S if k is None or not k[2] else min(k[2] * 2, _RATE_MAX_S)
-        _kissed[(addr, port)] = [code, ticks_add(ticks_ms(), backoff * 1000), backoff]
+        kissed[(addr, port)] = [code, ticks_add(ticks_ms(), backoff * 1000), backoff]
 
 
 # --- the network exchange ---
 
 
-def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None):
+def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None, kissed=None):
     """Ask one server for the time; return a Sample or raise ClockError.
 
     Sends at most retries + 1 requests, each with a fresh random transmit
@@ -358,15 +325,18 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None):
     all within (retries + 1) * timeout seconds, the name lookup included
     (made once; cache: a dict to share lookups between queries); invalid
     packets are dropped (the last reason is reported if no valid reply
-    comes). Honours kiss-o'-death: DENY/RSTR stop queries to that server
-    until reset(), RATE backs off (64 s, doubling to 4096 s)."""
+    comes). Honours kiss-o'-death when given kissed (a dict kept between
+    queries): DENY/RSTR stop queries to that server until reset(), RATE
+    backs off (64 s, doubling to 4096 s)."""
     import select
     import socket
 
     from upki import net
 
     server = addr if port == 123 else "%s:%d" % (addr, port)
-    st = status(addr, port)
+    if kissed is None:
+        kissed = {}
+    st = status(kissed, addr, port)
     if st is not None:
         code, wait = st
         if wait is None:
@@ -424,15 +394,14 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None):
                     sample = parse_reply(packet, sent_ts, key, t1, t4)
                 except ClockError as e:
                     if e.kiss in ("DENY", "RSTR", "RATE"):
-                        _note_kiss(addr, port, e.kiss)
+                        _note_kiss(kissed, addr, port, e.kiss)
                         why = "NTP server %s: %s" % (server, e.reason)
                         raise _refuse(why, kiss=e.kiss) from None
                     last = e.reason
                     continue
                 sample.server = server
                 sample.received_ms = ticks_ms()
-                if (addr, port) in _kissed:
-                    del _kissed[(addr, port)]
+                kissed.pop((addr, port), None)
                 return sample
         raise _refuse("NTP server %s: no usable reply to %d request%s (%s)"
                       % (server, sent, "" if sent == 1 else "s", last))

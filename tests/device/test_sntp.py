@@ -265,24 +265,24 @@ def test_bad_keys_refused():
 
 
 def test_kiss_memory():
-    sntp.reset()
-    assert sntp.status("192.0.2.1") is None
-    sntp._note_kiss("192.0.2.1", 123, "RATE")
-    assert sntp.status("192.0.2.1") == ("RATE", 64)
-    sntp._note_kiss("192.0.2.1", 123, "RATE")
-    assert sntp.status("192.0.2.1") == ("RATE", 128)
-    assert sntp.status("192.0.2.1", 1123) is None  # per address and port
-    sntp._note_kiss("192.0.2.2", 123, "DENY")
-    assert sntp.status("192.0.2.2") == ("DENY", None)
+    k = {}  # the caller's memory (upki.ntp keeps one): sntp itself keeps no state
+    assert sntp.status(k, "192.0.2.1") is None
+    sntp._note_kiss(k, "192.0.2.1", 123, "RATE")
+    assert sntp.status(k, "192.0.2.1") == ("RATE", 64)
+    sntp._note_kiss(k, "192.0.2.1", 123, "RATE")
+    assert sntp.status(k, "192.0.2.1") == ("RATE", 128)
+    assert sntp.status(k, "192.0.2.1", 1123) is None  # per address and port
+    sntp._note_kiss(k, "192.0.2.2", 123, "DENY")
+    assert sntp.status(k, "192.0.2.2") == ("DENY", None)
     # refused before any packet is sent
-    e = raises(ClockError, sntp.query, "192.0.2.2", 123, None, 5)
+    e = raises(ClockError, sntp.query, "192.0.2.2", 123, None, 5, kissed=k)
     assert e.kiss == "DENY" and "not asking it again" in e.reason
-    e = raises(ClockError, sntp.query, "192.0.2.1")
+    e = raises(ClockError, sntp.query, "192.0.2.1", kissed=k)
     assert e.kiss == "RATE" and "next try in 128 s" in e.reason
-    sntp.reset("192.0.2.2")
-    assert sntp.status("192.0.2.2") is None and sntp.status("192.0.2.1") is not None
-    sntp.reset()
-    assert sntp.status("192.0.2.1") is None
+    sntp.reset(k, "192.0.2.2")
+    assert sntp.status(k, "192.0.2.2") is None and sntp.status(k, "192.0.2.1") is not None
+    sntp.reset(k)
+    assert sntp.status(k, "192.0.2.1") is None
 
 
 def test_now_units():
