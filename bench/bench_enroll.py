@@ -109,26 +109,32 @@ print("OK")
 """
 
 
+# The modules loaded at the enrollment's peak (the CertRep's signature check,
+# enroll.exchange), with what config and trustpoint load: the code and state
+# no work space can do without -- the floor under the smallest heap.
+PEAK = ("errors, log, nvram, clock, config, trustpoint, keys, der, oid, derwrite, digest, "
+        "cipher, rsa, x509, scep, enroll, cmsbase, cmsread, sceprep, cms")
+
 IMPORTS = """
 import gc
-from upki import enroll, scep, cms, x509, http, csr, keys, rsa, cipher, trustpoint
-from upki.config import Router
+gc.threshold(%d)
+from upki import %s
 gc.collect()
 print(gc.mem_alloc())
-"""
+""" % (GC_THRESHOLD, PEAK)
 
 
 # the same imports, what they add to the heap (code in ROM: the image buffer
 # is allocated before the first gc.mem_alloc, so it is not counted)
 IMPORTS_DELTA = """
 import gc
+gc.threshold(%d)
 gc.collect()
 a = gc.mem_alloc()
-from upki import enroll, scep, cms, x509, http, csr, keys, rsa, cipher, trustpoint
-from upki.config import Router
+from upki import %s
 gc.collect()
 print(gc.mem_alloc() - a)
-"""
+""" % (GC_THRESHOLD, PEAK)
 
 
 def _key_record(root, label, der):
@@ -180,12 +186,12 @@ def run(ctx):
                            "heap beside the ROM image (%d KB), key in NVRAM" % ctx.rom_kb)
                 if bits == 2048:
                     loaded = ctx.micropython_json(IMPORTS, mpy=True)
-                    ctx.report("code and module state loaded (.mpy)", loaded // 1024, "KB",
-                               "gc.mem_alloc after the imports enrollment needs")
+                    ctx.report("code and module state at the peak, loaded (.mpy)",
+                               loaded // 1024, "KB", "gc.mem_alloc after the peak's imports")
                     for rom, label in ((False, ".mpy"), (True, "code in ROM")):
                         added = ctx.micropython_json(IMPORTS_DELTA, mpy=True, rom=rom)
-                        ctx.report("heap the enrollment imports take (%s)" % label,
-                                   added // 1024, "KB", "gc.mem_alloc difference")
+                        ctx.report("heap the peak's imports take (%s)" % label,
+                                   added // 1024, "KB", "gc.mem_alloc difference: the floor")
                     imports_kb = ctx.smallest_heap(IMPORTS + 'print("OK")\n', 32, 512)
                     ctx.report("smallest heap for those imports alone", imports_kb, "KB", ".mpy")
                     rom_imports_kb = ctx.smallest_heap(IMPORTS + 'print("OK")\n', 8, 512,
