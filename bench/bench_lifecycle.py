@@ -36,7 +36,7 @@ fault was delivered by its proxy) and it holds no
 smallest heap is bisected per mode, each step a whole lifecycle on a fresh
 copy of the image; the note says which step fails first one KB below it.
 The ranges are 96..1024 KB (.mpy) and 64..1024 KB (ROM): the lifecycle needs
-about 260 KB with the code in the heap on this 64-bit port.
+about 235 KB with the code in the heap on this 64-bit port.
 The boundary is not sharp (heap fragmentation; under faults also timing), so
 the heap found is then run REPEAT times, raised by STEP KB until all fit.
 The console has no `show memory`: the live heap after each command

@@ -192,3 +192,27 @@ print(json.dumps(res))
     assert 1500 <= res["ms"] < 2600, res  # 2 s shared by five servers, not 5 s
     assert all(len(x.requests) == 1 for x in silent)
     assert all(re.search(r"no valid reply within 0\.(3\d*|4) s", e) for e in res["asked"]), res
+
+
+def test_a_background_round_leaves_the_ntp_client_out_of_the_heap(ts, tmp_path):
+    # the console drops upki.sntp after each round (it keeps no state); what
+    # stays -- the chosen sample, the kiss-o'-death memory -- is the ntp and
+    # clock modules' own, so nothing keeps sntp's code alive either
+    res = port(tmp_path, """
+import sys
+cli._background(r)
+res["trusted"] = r.clock.trusted
+res["loaded"] = "upki.sntp" in sys.modules
+smp = r.clock.last_sample
+res["sample_is_clock_s"] = type(smp) is sys.modules["upki.clock"].Sample
+res["server"] = smp.server
+res["kissed"] = st.kissed
+res["show"] = s.execute("show ntp status")
+print(json.dumps(res))
+""", config=server_lines(ts))
+    assert res["trusted"], res
+    assert not res["loaded"], "upki.sntp stayed loaded after the round"
+    assert res["sample_is_clock_s"], res
+    assert res["server"] == "127.0.0.1:%d" % ts.port
+    assert res["kissed"] == {}
+    assert "Clock is synchronized" in res["show"], res["show"]
