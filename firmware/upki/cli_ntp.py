@@ -37,7 +37,28 @@ def _valid_addr(addr):
     return True
 
 
-@command(CONFIG, "ntp server")
+def _config(words):
+    """Register an NTP configuration command. Its handler(session, args)
+    returns None when it changed the NTP configuration (the next sync round
+    is then due at once, and the running-config is modified), or a message
+    when it changed nothing."""
+
+    def register(fn):
+        def handler(s, args):
+            out = fn(s, args)
+            if out:
+                return out
+            state(s.router).changed()
+            s.router.modified = True
+            return ""
+
+        command(CONFIG, words)(handler)
+        return fn
+
+    return register
+
+
+@_config("ntp server")
 def _ntp_server(s, args):
     args.need(1)
     addr = args[0]
@@ -68,12 +89,9 @@ def _ntp_server(s, args):
         if len(st.servers) >= _MAX_SERVERS:
             raise Invalid(0, "At most %d NTP servers may be configured" % _MAX_SERVERS)
         st.servers.append(Server(addr, port, key_id, prefer))
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "no ntp server")
+@_config("no ntp server")
 def _no_ntp_server(s, args):
     args.need(1)
     port = None
@@ -87,12 +105,9 @@ def _no_ntp_server(s, args):
     if not gone:
         return "%%NTP server %s not configured\n" % args[0]
     st.servers = [x for x in st.servers if x not in gone]
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "ntp authentication-key")
+@_config("ntp authentication-key")
 def _ntp_key(s, args):
     args.need(3)
     kid = integer(args, 0, 1, 4294967295)
@@ -119,23 +134,16 @@ def _ntp_key(s, args):
     if kid not in st.keys and len(st.keys) >= _MAX_KEYS:
         raise Invalid(0, "At most %d NTP keys may be configured" % _MAX_KEYS)
     st.keys[kid] = (alg, bytes(secret))
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "no ntp authentication-key")
+@_config("no ntp authentication-key")
 def _no_ntp_key(s, args):
     args.need(1)
     kid = integer(args, 0, 1, 4294967295)
-    st = state(s.router)
-    st.keys.pop(kid, None)
-    st.changed()
-    s.router.modified = True
-    return ""
+    state(s.router).keys.pop(kid, None)
 
 
-@command(CONFIG, "ntp trusted-key")
+@_config("ntp trusted-key")
 def _ntp_trusted(s, args):
     args.need(1)
     args.only(1)
@@ -146,61 +154,40 @@ def _ntp_trusted(s, args):
             raise Invalid(0, "At most %d trusted keys" % _MAX_KEYS)
         st.trusted_keys.append(kid)
         st.trusted_keys.sort()
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "no ntp trusted-key")
+@_config("no ntp trusted-key")
 def _no_ntp_trusted(s, args):
     args.need(1)
     kid = integer(args, 0, 1, 4294967295)
     st = state(s.router)
     if kid in st.trusted_keys:
         st.trusted_keys.remove(kid)
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "ntp authenticate")
+@_config("ntp authenticate")
 def _ntp_authenticate(s, args):
     args.only(0)
-    st = state(s.router)
-    st.authenticate = True
-    st.changed()
-    s.router.modified = True
-    return ""
+    state(s.router).authenticate = True
 
 
-@command(CONFIG, "no ntp authenticate")
+@_config("no ntp authenticate")
 def _no_ntp_authenticate(s, args):
     args.only(0)
     state(s.router).authenticate = False
-    state(s.router).changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "ntp maxpoll")
+@_config("ntp maxpoll")
 def _ntp_maxpoll(s, args):
     args.need(1)
     args.only(1)
     st = state(s.router)
     st.maxpoll = integer(args, 0, 4, 17)
-    st.changed()
-    s.router.modified = True
-    return ""
 
 
-@command(CONFIG, "no ntp maxpoll")
+@_config("no ntp maxpoll")
 def _no_ntp_maxpoll(s, args):
     state(s.router).maxpoll = DEFAULT_MAXPOLL
-    state(s.router).changed()
-    s.router.modified = True
-    return ""
-
-
 
 
 # --- show ---------------------------------------------------------------------
