@@ -3,12 +3,15 @@
 """make demo: the main job of upki, end to end, on the simulated board.
 
 A lab CA (SCEP with an RA and manual approval, CRLs over HTTP) and a lab
-time server (authenticated NTP) run on 127.0.0.1. The board boots in the
-year 2000, is configured from its console, sets its clock over NTP,
-generates its key, authenticates the CA by fingerprint, enrolls and waits
-while the operator approves on the host, stores the certificate in NVRAM,
-survives a reboot, then validates peer certificates against the CA's CRL
-(a good one, and one the operator revoked).
+time server (authenticated NTP) run on 127.0.0.1. The board's flash image is
+made as a factory would (`upki-host image`), with a startup-config and no key
+or certificate. The board boots in the year 2000 and trusts nothing until the
+time server answers; then its trustpoint enrolls by itself (key generation,
+CA certificate checked against the shipped fingerprint, a request the CA
+operator approves on the host), saves the certificate, survives a power cycle,
+validates peer certificates against the CA's CRL (a good one, and one the
+operator revoked), and renews itself with a new key when time has moved to
+75% of the certificate's life.
 
 Every board line below is the board's own console output; host actions are
 marked `== host:`.
@@ -156,57 +159,90 @@ def run_demo(work, image):
         ntp.stop()
 
 
+# The router's startup-config as it ships from the factory (`upki-host image`):
+# its name, the time server and its key, and a trustpoint that enrolls and
+# renews by itself. The fingerprint is how the board knows the CA is the right
+# one before it trusts anything the CA sends.
+STARTUP = """\
+hostname branch1
+ip domain-name lab.example
+ntp authentication-key 1 sha1 %(ntp_key)s
+ntp trusted-key 1
+ntp authenticate
+ntp server 127.0.0.1 port %(ntp_port)d key 1
+crypto ca trustpoint lab
+ enrollment mode ra
+ enrollment url %(url)s
+ enrollment retry period 2s
+ enrollment retry count 60
+ password %(challenge)s
+ serial-number none
+ ip-address none
+ fingerprint %(fingerprint)s
+ auto-enroll %(percent)d regenerate
+end
+"""
+RENEW_AT = 75  # percent of the certificate's lifetime
+
+
+def _ios_date(text):
+    # "05:34:38 UTC Nov 29 2026" -> seconds since the epoch
+    import calendar
+
+    return calendar.timegm(time.strptime(text.strip(), "%H:%M:%S UTC %b %d %Y"))
+
+
+def validity(shown):
+    """(start, end) in epoch seconds of the first certificate in a `show crypto ca certificates`."""
+    import re
+
+    m = re.search(r"start date: (.*)\n\s+end   date: (.*)\n", shown)
+    return _ios_date(m.group(1)), _ios_date(m.group(2))
+
+
 def demo_board(work, image, ca, server, ntp, root_fp):
-    host("power on a blank board: it wakes up in the year 2000")
+    started = time.time()
+    host("the factory writes a flash image with the router's startup-config (upki-host image); "
+         "the board ships with it and no key, no certificate")
+    cfg = work / "router.cfg"
+    cfg.write_text(STARTUP % {"ntp_key": NTP_KEY.hex(), "ntp_port": ntp.port, "url": server.base_url,
+                              "challenge": CHALLENGE, "fingerprint": root_fp, "percent": RENEW_AT})
+    sys.stdout.write(cfg.read_text())
+    subprocess.run([sys.executable, "-c", "from host_tools.upki_host.cli import main; main()",
+                    "image", "--board", "unix", "--config", str(cfg), "-o", str(image)],
+                   check=True, cwd=str(ROOT))
+    sys.stdout.flush()
+
+    host("power on at the branch: the uplink is not up yet, so the time server does not answer; "
+         "the board wakes up in the year 2000 and trusts no certificate")
+    ntp.misbehave(drop=10**9)
     b = Board(image)
-    b.run("show clock")
-    b.run(
-        "configure terminal",
-        "hostname branch1",
-        "ip domain-name lab.example",
-        "ntp authentication-key 1 sha1 %s" % NTP_KEY.hex(),
-        "ntp trusted-key 1",
-        "ntp authenticate",
-        "ntp server 127.0.0.1 port %d key 1" % ntp.port,
-        "crypto ca trustpoint lab",
-        "enrollment mode ra",
-        "enrollment url %s" % server.base_url,
-        "enrollment retry period 2s",
-        "enrollment retry count 60",
-        "password %s" % CHALLENGE,
-        "serial-number none",
-        "ip-address none",
-        "fingerprint %s" % root_fp,
-        "exit",
-        "end",
-        "write memory",
-    )
-    host("reload: at boot the board syncs its clock over authenticated NTP")
-    b.run("reload", expect="[confirm]")
-    b.run("", expect="Press RETURN to get started!")
+    b.run("show clock", "show crypto ca timers")
+
+    host("the uplink comes up: the time server answers")
+    ntp.misbehave(None)
+    b.wait_for("%NTP-5-SYNC", timeout=60)
+    host("on trusted time the trustpoint enrolls by itself: key pair, CA certificate checked "
+         "against the shipped fingerprint, request to the CA; the CA holds it for approval")
+    b.wait_for("status = 102", timeout=60)
     b.wait_for("#")
-    b.run("show clock detail", "show ntp associations")
-    b.run("configure terminal", "crypto key generate rsa modulus 2048")
-    b.run("crypto ca authenticate lab")
-    b.run("crypto ca enroll lab", expect="#")
-    b.run("end")
 
     host("the CA operator lists the pending request and approves it")
-    pending = ca.pending()
-    for req in pending:
+    for req in ca.pending():
         print("request %s: %s" % (req.get("id"), req.get("subject")))
         ca.approve(req["id"])
         print("approved request %s" % req["id"])
-    b.idle(0.5)
-    b.wait_for("%CRYPTO-6-CERTRET", timeout=60)
+    host("the board polls the CA, receives its certificate and saves it to NVRAM by itself")
+    b.wait_for("%PKI-6-CERT_INSTALL", timeout=60)
     b.wait_for("#")
-    b.run("show crypto ca certificates", "write memory")
+    b.run("show crypto ca timers")
 
-    host("power cycle: the certificate and keys are in NVRAM")
+    host("power cycle: the keys and certificates are in NVRAM, nobody typed `write memory`")
     b.off()
     b = Board(image)
     b.wait_for("#")
-    b.run("show crypto ca trustpoints", "show crypto key mypubkey rsa", "show flash")
+    shown = b.run("show crypto ca certificates")
+    b.run("show crypto key mypubkey rsa", "show flash")
     b.off()
 
     host("a peer presents its certificate chain: one good, one that the operator revokes; "
@@ -227,26 +263,26 @@ def demo_board(work, image, ca, server, ntp, root_fp):
           "crypto ca verify lab flash:peer-stolen.pem",
           "undebug all",
           "show crypto ca crls")
-
-    host("the operator turns on auto-enrollment: renew at 70% of the lifetime, with a new key")
-    b.run("configure terminal", "crypto ca trustpoint lab", "auto-enroll 70 regenerate", "end",
-          "write memory", "show crypto ca timers")
     b.off()
 
-    host("time travel: the NTP server (and the CA's clock) now say it is 260 days later, "
-         "and the CA grants renewals without waiting for the operator")
+    start, end = validity(shown)
+    travel = start + (end - start) * RENEW_AT // 100 + 60 - int(time.time())
+    host("time travel: the time server (and the CA's clock) now say it is %d days later, "
+         "%d%% of the way through the certificate's life; the CA grants renewals without "
+         "waiting for the operator" % (round(travel / 86400), RENEW_AT))
     from host_tools.upki_host.labca import ca as labca_clock
 
-    ntp.set_offset(260 * 86400)
-    labca_clock.set_clock_offset(260 * 86400)  # the CA lives in the same future
+    ntp.set_offset(travel)
+    labca_clock.set_clock_offset(travel)  # the CA lives in the same future
     server.manual = False
     b = Board(image)
     b.wait_for("%PKI-6-CERT_INSTALL", timeout=90)
     b.wait_for("#")
     b.run("show clock", "show crypto ca certificates", "show crypto ca timers")
     b.off()
-    print("\n== demo complete: the board enrolled with the lab CA, checks peers against its CRL,"
-          " and renews itself before its certificate expires.")
+    print("\n== demo complete in %d s: the board enrolled with the lab CA by itself, checks "
+          "peers against its CRL, and renews itself before its certificate expires."
+          % (time.time() - started))
 
 
 if __name__ == "__main__":

@@ -639,7 +639,9 @@ def console(board, interactive=True, stream=None):
     idle = [None]  # the prompt on screen while idle; a message then goes on a line of its own
 
     def log_write(text):
-        if idle[0] is not None:
+        # the first message while the prompt is on screen starts a line of its
+        # own; the rest follow on (key generation's progress stays on one line)
+        if idle[0] is not None and idle[0] != "reprint":
             write("\n")
             idle[0] = "reprint"
         write(text)

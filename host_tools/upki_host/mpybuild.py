@@ -69,7 +69,11 @@ def build(out_dir, march=None, keep_going=False, package="upki"):
     failed = []
     for py in sorted(src.glob("*.py")):
         out = dest / (py.stem + ".mpy")
-        cmd = [exe, "-o", str(out), "-s", "%s/%s" % (package, py.name)]
+        # the source name a traceback shows is the module's own name, whose
+        # qstr the import has made already: a path would cost the board one
+        # more interned string (and a pool slot) per loaded module
+        name = package if py.stem == "__init__" else "%s.%s" % (package, py.stem)
+        cmd = [exe, "-o", str(out), "-s", name]
         if march:
             cmd.append("-march=" + march)
         cmd.append(str(py))
