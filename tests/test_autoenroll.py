@@ -178,3 +178,30 @@ def test_revoked_certificate_is_not_renewed(tmp_path, ts):
         assert "CERTRENEWAUTO" not in later and "CERT_INSTALL" not in later
         assert not scep_ops(server, "RenewalReq") and len(scep_ops(server, "PKCSReq")) == 1
         assert scep_ops(server, "CRL"), server.log
+
+
+def test_bare_auto_enroll_renews_only_at_expiry(tmp_path, ts):
+    """`auto-enroll` with no PERCENT: IOS asks for a new certificate when the old one
+    expires, not before; the RENEW timer is the EXPIRE timer."""
+    with labca_peer.running(tmp_path, ra=False, challenge="s3cret", days=1) as server:
+        c, img, first = _enroll_then_travel(tmp_path, ts, server, 20, auto="auto-enroll")
+        try:
+            c.send("show crypto ca timers")
+            m = c.expect(r"PKI Timers\n(\|.*\n)+")
+            before = c.quiet(3)  # 20 h into a 24 h life: nothing to do yet
+            ts.set_offset(25 * HOUR)
+            c.send("reload")
+            c.expect("System Bootstrap")
+            c.expect(r"%PKI-6-CERTRENEWAUTO: Renewing the router certificate for trustpoint lab")
+            c.expect(r"%PKI-6-CERT_INSTALL: Trustpoint lab: new certificate")
+        finally:
+            out = c.close()
+        timers = m.group(0)
+        renew = re.search(r"\|\s+([\dd:.]+) RENEW lab", timers)
+        expire = re.search(r"\|\s+([\dd:.]+) EXPIRE lab", timers)
+        assert renew and expire and renew.group(1) == expire.group(1), timers
+        assert re.match(r"3:5\d:\d\d\.\d{3}$", renew.group(1)), timers
+        assert "CERTRENEWAUTO" not in before and "AUTOENROLL" not in before
+        assert _serial(out) != _serial(first)
+        assert len(scep_ops(server, "PKCSReq")) == 2, server.log  # expired: a new request
+        assert same_key(cert_of(img), key_of(img, "r1key"))

@@ -40,7 +40,7 @@ def test_noautosave_while_a_configuration_session_is_open(tmp_path, ts):
             c.expect(r"\(config\)#")
             server.approve(server.pending()[0]["id"])
             c.expect(r"%CRYPTO-6-CERTRET: Certificate received from Certificate Authority")
-            c.expect(r'%CRYPTO-4-NOAUTOSAVE: Configuration was modified.  Issue "write memory" '
+            c.expect(r'%CRYPTO-4-NOAUTOSAVE: Configuration was modified. Issue "write memory" '
                      r'to save new certificate')
             c.send("end")
             held = c.quiet(1.5)

@@ -184,7 +184,7 @@ def commit(tp, router, st=None):
     st = st or _state(tp)
     if router.config_sessions > 0 and not st.held:
         st.held = True
-        router.log('%CRYPTO-4-NOAUTOSAVE: Configuration was modified.  Issue "write memory" '
+        router.log('%CRYPTO-4-NOAUTOSAVE: Configuration was modified. Issue "write memory" '
                    'to save new certificate')
         return False
     plan = slots(tp, router)
