@@ -41,10 +41,18 @@ def test_build_for_every_board(board, tmp_path):
 
 
 def test_build_cli_ends_with_one_success_line(tmp_path):
-    from host_tools.upki_host.cli import main
+    # the real `upki-host` command line; build, deploy and fleet: tests/test_upki_host_cli.py
+    from test_upki_host_cli import assert_one_success_line, upki_host
 
-    assert main(["build", "--board", "esp32s3", "--out", str(tmp_path)]) == 0
-    assert len(list((tmp_path / "upki").glob("*.mpy"))) > 10
+    rc, lines = upki_host("build", "--board", "esp32s3", "--out", tmp_path)
+    assert rc == 0, lines
+    n = len(list((tmp_path / "upki").glob("*.mpy")))
+    assert n > 10
+    assert lines[0] == "build: mpy-cross -march=xtensawin firmware/upki -> %s/upki" % tmp_path
+    assert re.fullmatch(r"build: %d modules, \d+ bytes of \.mpy \+ board\.py, main\.py" % n,
+                        lines[1]), lines
+    assert_one_success_line("build", lines, r"build: OK: %d modules for esp32s3 in %s"
+                            % (n, re.escape(str(tmp_path))))
 
 
 @pytest.mark.parametrize("name", DEVICE_FILES)

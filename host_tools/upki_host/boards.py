@@ -181,11 +181,13 @@ def build(name, out=None, log=print):
     log("build: mpy-cross -march=%s firmware/upki -> %s/upki" % (march, out))
     try:
         written = mpybuild.build(out, march)
+        for f in info["files"]:
+            src = board_dir(name) / f
+            (out / f).write_bytes(src.read_bytes())
     except mpybuild.BuildError as e:
         raise HostError(str(e).splitlines()[0])
-    for f in info["files"]:
-        src = board_dir(name) / f
-        (out / f).write_bytes(src.read_bytes())
+    except OSError as e:  # an --out that cannot be written: one line, not a traceback
+        raise HostError("cannot write %s: %s" % (e.filename or out, e.strerror or e))
     total = sum(p.stat().st_size for p in written)
     log("build: %d modules, %d bytes of .mpy%s" % (
         len(written), total, (" + " + ", ".join(info["files"])) if info["files"] else ""))
