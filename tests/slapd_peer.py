@@ -34,12 +34,14 @@ def _free_port():
 
 
 class Slapd:
-    def __init__(self, workdir, entries):
-        """entries: {rdn like "cn=Lab CA": {"crl": DER or None, "ca": DER or None}}."""
+    def __init__(self, workdir, entries, port=None):
+        """entries: {rdn like "cn=Lab CA": {"crl": DER or None, "ca": DER or None}};
+        port: chosen beforehand when certificates must name the server's URL
+        (url() works before the server starts), else a free one at start."""
         self.dir = Path(workdir)
         self.entries = entries
         self.proc = None
-        self.port = None
+        self.port = port
 
     def __enter__(self):
         slapd = find("slapd")
@@ -79,7 +81,7 @@ class Slapd:
                            capture_output=True, text=True, timeout=60)
         if r.returncode:
             raise RuntimeError("slapadd failed: %s%s" % (r.stdout, r.stderr))
-        self.port = _free_port()
+        self.port = self.port or _free_port()
         self.log = open(self.dir / "slapd.log", "w")
         self.proc = subprocess.Popen(
             [slapd, "-f", str(conf), "-h", "ldap://127.0.0.1:%d/" % self.port, "-d", "stats"],

@@ -16,7 +16,6 @@ FULL = [
     " password s3cret words",
     " subject-name OU=lab, O=Example Corp, C=US",
     " crl query ldap://127.0.0.1:11389/cn=Lab%20CA,dc=lab,dc=test",
-    " revocation-check none",
     " crl best-effort",
     " rsakeypair lab 2048 1024",
     " auto-enroll 70 regenerate",

@@ -77,6 +77,24 @@ CASES = [
      crls(val_int2="crl_int2_critical.der"), "crl", "crl-unavailable"),
     ("crl-v1", ["leaf_revoked", "int2", "int1"], ["root"], [], crls(val_int2="crl_int2_v1.der"),
      "crl", "revoked"),
+    # an expired peer is refused whatever the mode and the CRL
+    ("expired-none", ["leaf_expired", "int2", "int1"], ["root"], [], GOOD_CRLS, "none",
+     "expired"),
+    ("expired-best-effort-unreachable", ["leaf_expired", "int2", "int1"], ["root"], [],
+     crls(val_int2=None), "best-effort", "expired"),
+    ("expired-optional", ["leaf_expired", "int2", "int1"], ["root"], [], GOOD_CRLS, "optional",
+     "expired"),
+    # a revoked peer when its CRL cannot be had: refused only by `crl`
+    ("revoked-crl-expired-crl", ["leaf_revoked", "int2", "int1"], ["root"], [],
+     crls(val_int2="crl_int2_expired.der"), "crl", "crl-unavailable"),
+    ("revoked-crl-expired-best-effort", ["leaf_revoked", "int2", "int1"], ["root"], [],
+     crls(val_int2="crl_int2_expired.der"), "best-effort", "ok"),
+    ("revoked-crl-unreachable-crl", ["leaf_revoked", "int2", "int1"], ["root"], [],
+     crls(val_int2=None), "crl", "crl-unavailable"),
+    ("revoked-crl-unreachable-best-effort", ["leaf_revoked", "int2", "int1"], ["root"], [],
+     crls(val_int2=None), "best-effort", "ok"),
+    ("revoked-crl-badsig-crl", ["leaf_revoked", "int2", "int1"], ["root"], [],
+     crls(val_int2="crl_int2_badsig.der"), "crl", "crl-unavailable"),
 ]
 
 PORT = """

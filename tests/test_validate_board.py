@@ -52,6 +52,7 @@ def cdp(tmp_path_factory):
     d = tmp_path_factory.mktemp("cdp")
     (d / "int2.crl").write_bytes(_der("crl_int2.der"))
     (d / "int2-badsig.crl").write_bytes(_der("crl_int2_badsig.der"))
+    (d / "int2-expired.crl").write_bytes(_der("crl_int2_expired.der"))
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -169,28 +170,53 @@ def test_cached_crl_survives_reload_and_is_refetched_when_expired(tmp_path, cdp)
     assert "connect failed (connection refused)" in out
 
 
-def test_modes_with_crl_unreachable_or_badly_signed(tmp_path, cdp):
-    cdp = cdp[0]
-    dead = "http://127.0.0.1:%d/int2.crl" % _free_port()
-    for query, mode, expect in [
-        (dead, None, "not valid: crl-unavailable"),
-        (dead, " crl best-effort", "Certificate chain is valid"),
-        (dead, " crl optional", "Certificate chain is valid"),
-        (dead, " revocation-check none", "Certificate chain is valid"),
-        (cdp + "/int2-badsig.crl", None, "not valid: crl-unavailable"),
-        (cdp + "/int2-badsig.crl", " crl best-effort", "Certificate chain is valid"),
-    ]:
+# The issue's matrix: good, revoked and expired peers under each revocation
+# mode, with the CRL at the CDP reachable, unreachable, expired and badly
+# signed.  Per mode: (good, revoked, expired) verdicts and how many CRL
+# fetches the three presentations make.  `crl optional` fetches nothing at a
+# presentation: the operator's `crypto ca crl request` fills its cache first.
+OK, REVOKED, EXPIRED, NO_CRL = ("Certificate chain is valid", "not valid: revoked",
+                                "not valid: expired", "not valid: crl-unavailable")
+CHECKED = {"crl": ((OK, REVOKED, EXPIRED), 1), "best-effort": ((OK, REVOKED, EXPIRED), 1),
+           "optional": ((OK, REVOKED, EXPIRED), 0), "none": ((OK, OK, EXPIRED), 0)}
+# no usable CRL: fail closed, or accept and fetch again at every presentation
+# (the expired peer is refused before its revocation is looked at)
+UNUSABLE = {"crl": ((NO_CRL, NO_CRL, EXPIRED), 2), "best-effort": ((OK, OK, EXPIRED), 2),
+            "optional": ((OK, OK, EXPIRED), 0), "none": ((OK, OK, EXPIRED), 0)}
+MATRIX = {
+    "reachable": ("int2.crl", None, CHECKED),
+    "unreachable": (None, "connect failed (connection refused)", UNUSABLE),
+    "expired": ("int2-expired.crl", "CRL has expired (nextUpdate has passed)", UNUSABLE),
+    "bad-signature": ("int2-badsig.crl", "CRL signature check failed", UNUSABLE),
+}
+MODE_LINES = {"crl": [], "best-effort": [" crl best-effort"], "optional": [" crl optional"],
+              "none": [" revocation-check none"]}
+PEERS = ("good.pem", "revoked.pem", "expired.pem")
+
+
+@pytest.mark.parametrize("state", list(MATRIX))
+def test_revocation_matrix(tmp_path, cdp, state):
+    name, why, table = MATRIX[state]
+    url = "%s/%s" % (cdp[0], name) if name else "http://127.0.0.1:%d/int2.crl" % _free_port()
+    for mode, (verdicts, fetches) in table.items():
         img = _image(tmp_path)
-        lines = [" crl query " + query] + ([mode] if mode else [])
-        out = run(img, [CLOCK] + _trustpoint(lines) + ["crypto ca verify lab good.pem",
-                                                        "crypto ca verify lab revoked.pem"])
-        assert expect in _after(out, "crypto ca verify lab good.pem"), (query, mode, out)
-        rev = _after(out, "crypto ca verify lab revoked.pem")
-        if "badsig" in query and mode is None:
-            assert "CRL signature check failed" in rev
-        if mode == " crl best-effort":
-            assert "Note: CN = r1.lab.test" not in rev  # the revoked one is checked...
-            assert "Certificate chain is valid" in rev  # ...but no CRL could be had
+        request = ["crypto ca crl request lab"] if mode == "optional" else []
+        out = run(img, [CLOCK] + _trustpoint([" crl query " + url] + MODE_LINES[mode]) + request
+                  + ["debug crypto pki transactions"]
+                  + ["crypto ca verify lab " + p for p in PEERS])
+        if request:
+            said = _after(out, request[0])
+            assert ("CRL received" if why is None else why) in said, (state, said)
+        presented = out.split("#debug crypto pki transactions\n", 1)[1]
+        assert presented.count("Getting CRL of") == fetches, (state, mode, presented)
+        for peer, verdict in zip(PEERS, verdicts):
+            said = _after(out, "crypto ca verify lab " + peer)
+            assert verdict in said, (state, mode, peer, said)
+            if verdict == NO_CRL:
+                assert why in said, (state, mode, peer, said)
+            if verdict == OK and mode in ("best-effort", "optional") and why:
+                # accepted unchecked, and the answer says so
+                assert "Note: CN = " in said and "not checked for revocation" in said, said
 
 
 def test_older_crl_is_refused_as_a_replay(tmp_path, cdp):
@@ -265,27 +291,35 @@ def test_untrusted_clock_refuses(tmp_path):
     img = _image(tmp_path)
     out = run(img, _trustpoint([" revocation-check none"]) + ["crypto ca verify lab good.pem",
                                                               "crypto ca verify lab nofile.pem"])
-    assert "not valid: clock-not-authoritative" in out
+    verdict = _after(out, "crypto ca verify lab good.pem")
+    assert "not valid: clock-not-authoritative" in verdict
+    # the IOS message, naming what was refused
+    assert ("%PKI-2-NON_AUTHORITATIVE_CLOCK: Clock is not authoritative; certificate "
+            "validation refused until NTP has set the clock") in verdict
     assert "%Error opening flash:nofile.pem (No such file)" in out
 
 
-@pytest.mark.parametrize("when,good,revoked", [
+@pytest.mark.parametrize("when,mode,good,revoked", [
     # the fixtures' present: the CRL is current
-    (1780272000, "Certificate chain is valid", "not valid: revoked"),
+    (1780272000, None, "Certificate chain is valid", "not valid: revoked"),
     # a forged or wrong NTP server sends the board to 2030: the leaf has expired
-    (1905000000, "not valid: expired", "not valid: expired"),
+    (1905000000, None, "not valid: expired", "not valid: expired"),
+    # ... and no revocation mode accepts an expired peer
+    (1905000000, " revocation-check none", "not valid: expired", "not valid: expired"),
+    # ... back to June 2024, before the leaves' notBefore (Jan 2025)
+    (1717200000, " crl best-effort", "not valid: not-yet-valid", "not valid: not-yet-valid"),
     # ... to mid-July 2026: the leaf is valid, but the only CRL the CDP serves is
     # past its nextUpdate (Jul 1): fail closed
-    (1784000000, "not valid: crl-unavailable", "not valid: crl-unavailable"),
+    (1784000000, None, "not valid: crl-unavailable", "not valid: crl-unavailable"),
 ])
-def test_time_from_the_lab_ntp_server_decides(tmp_path, cdp, when, good, revoked):
+def test_time_from_the_lab_ntp_server_decides(tmp_path, cdp, when, mode, good, revoked):
     from host_tools.upki_host.timeserver import TimeServer
 
     url = cdp[0]
     ts = TimeServer(offset=when - time.time()).start()
     try:
         img = _image(tmp_path)
-        out = run(img, _trustpoint([" crl query %s/int2.crl" % url]) + [
+        out = run(img, _trustpoint([" crl query %s/int2.crl" % url] + ([mode] if mode else [])) + [
             "configure terminal", "ntp server 127.0.0.1 port %d" % ts.port, "end",
             "write memory", "reload", "", "show clock detail",
             "crypto ca verify lab good.pem", "crypto ca verify lab revoked.pem"])
@@ -435,3 +469,149 @@ def test_a_stored_crl_is_checked_whole_once_and_again_when_it_changes(tmp_path, 
     assert size is not None and size > 0
     assert count == 2
     assert why is not None and "corrupt" in why, why
+
+
+def _tp_blocks(out, name="lab"):
+    """The trustpoint's running-config lines, one list per `show running-config`."""
+    blocks = []
+    for part in out.split("#show running-config\n")[1:]:
+        body = part.split("crypto ca trustpoint %s\n" % name, 1)[1].split("!\n", 1)[0]
+        blocks.append([line.strip() for line in body.splitlines()])
+    return blocks
+
+
+def _tp_config(*lines):
+    return ["configure terminal", "crypto ca trustpoint lab", *lines, "end",
+            "show running-config"]
+
+
+def test_last_revocation_command_wins(tmp_path, cdp):
+    # IOS keeps one revocation mode: the command given last, with one line
+    # for it in the running-config
+    dead = "http://127.0.0.1:%d/int2.crl" % _free_port()
+    good = "%s/int2.crl" % cdp[0]
+    img = _image(tmp_path)
+    steps = [
+        # (config lines, mode lines expected in the running-config, peer, verdict)
+        (["crl query " + dead, "crl best-effort"], ["crl best-effort"], "good.pem",
+         "Certificate chain is valid"),
+        # back to fail closed: the CRL is unreachable, so the peer is refused
+        (["revocation-check crl"], [], "good.pem", "not valid: crl-unavailable"),
+        (["revocation-check none", "crl optional"], ["crl optional"], "good.pem",
+         "Certificate chain is valid"),
+        (["crl optional", "revocation-check none"], ["revocation-check none"], "good.pem",
+         "Certificate chain is valid"),
+        # a crl mode after `revocation-check none` checks again: the revoked peer is caught
+        (["crl query " + good, "revocation-check none", "crl best-effort"], ["crl best-effort"],
+         "revoked.pem", "not valid: revoked"),
+        # `no crl optional` leaves best-effort alone; `no crl best-effort` ends it
+        (["no crl optional"], ["crl best-effort"], None, None),
+        (["no crl best-effort"], [], "revoked.pem", "not valid: revoked"),
+        (["crl optional", "no revocation-check"], [], None, None),
+        (["revocation-check none", "no revocation-check"], [], None, None),
+        (["crl optional"], ["crl optional"], None, None),
+    ]
+    lines = [CLOCK] + _trustpoint([])
+    for config, _modes, peer, _verdict in steps:
+        lines += _tp_config(*config)
+        if peer:
+            lines.append("crypto ca verify lab " + peer)
+    out = run(img, lines + ["write memory"])
+    blocks = _tp_blocks(out)
+    verdicts = out.split("#crypto ca verify lab ")[1:]
+    assert len(blocks) == len(steps) and len(verdicts) == 6, out
+    for (config, modes, peer, verdict), block in zip(steps, blocks):
+        mode_lines = [line for line in block if line.startswith(("crl ", "revocation-check"))
+                      and not line.startswith("crl query")]
+        assert mode_lines == modes, (config, block)
+        if peer:
+            said = verdicts.pop(0)
+            assert said.startswith(peer) and verdict in said.split("Router")[0], (config, said)
+    # saved and replayed at boot: one mode line, the same mode
+    out = run(img, ["show running-config"])
+    assert [m for m in _tp_blocks(out)[0] if not m.startswith("crl query")] == ["crl optional"]
+
+
+def test_bad_revocation_identity_and_map_lines_store_nothing(tmp_path):
+    img = _image(tmp_path)
+    out = run(img, [
+        "configure terminal",
+        "crypto ca trustpoint lab",
+        " crl query ftp://127.0.0.1/int2.crl",
+        " crl query",
+        " revocation-check bogus",
+        " revocation-check crl none",
+        " crl optional now",
+        " exit",
+        "crypto identity vpn",
+        " dn ou",
+        " dn frobnicate=x",
+        " fqdn",
+        " exit",
+        "crypto identity",
+        "crypto pki certificate map m 0",
+        "crypto pki certificate map m",
+        "crypto pki certificate map m x",
+        "crypto pki certificate map ok 10",
+        " subject-name is finance",
+        " subject-name eq",
+        " serial-number eq 5",
+        " exit",
+        "end",
+        "show running-config",
+    ])
+    errors = [line for line in out.splitlines() if line.startswith("%")]
+    assert errors.count("% Invalid input detected at '^' marker.") == 10, errors
+    assert errors.count("% Incomplete command.") == 5, errors
+    assert "% crl query takes an http:// or ldap:// URL" in errors
+    assert "% revocation-check takes crl or none" in errors
+    assert "% 'ou' is not ATTRIBUTE=VALUE" in errors
+    assert "% unknown attribute 'frobnicate' in DN" in errors
+    assert "% operator must be eq, ne, co or nc" in errors
+    # the marker under the word at fault, as IOS draws it
+    assert "Router(ca-trustpoint)# crl query ftp://127.0.0.1/int2.crl\n" \
+           "                                 ^\n" in out, out
+    config = out.split("#show running-config\n", 1)[1]
+    assert "crypto ca trustpoint lab\n!\n" in config  # no crl query, no revocation line
+    assert "crypto identity vpn\n!\n" in config  # entered, but no dn or fqdn stored
+    assert "crypto pki certificate map ok 10\n!\n" in config
+    assert "certificate map m " not in config
+
+
+def test_best_effort_fetches_again_at_every_presentation(tmp_path, cdp):
+    # the CDP has no CRL yet: the revoked peer is accepted, unchecked; once the
+    # CRL is there, the next presentation fetches it and the peer is refused
+    from console import Console
+
+    url, directory = cdp
+    late = directory / "late.crl"
+    img = _image(tmp_path)
+    con = Console(img)
+
+    def verify(peer):
+        con.send("crypto ca verify lab " + peer)
+        return con.expect(r"(?s)#crypto ca verify lab %s\n(.*?)(?=Router#)" % peer).group(1)
+
+    try:
+        con.expect("Press RETURN")
+        con.send(CLOCK, *_trustpoint([" crl query %s/late.crl" % url, " crl best-effort"]),
+                 "debug crypto pki transactions")
+        con.expect("#debug crypto pki transactions\n")
+        for _ in range(2):  # every presentation tries again, and is accepted meanwhile
+            said = verify("revoked.pem")
+            assert "Getting CRL of CN = val-int2, O = upki lab, C = US from %s/late.crl" % url \
+                in said
+            assert "late.crl refused: HTTP 404" in said, said
+            assert "Certificate chain is valid" in said
+            assert "Note: CN = revoked.lab.test, O = upki lab, C = US not checked for " \
+                   "revocation" in said
+        late.write_bytes(_der("crl_int2.der"))
+        said = verify("revoked.pem")
+        assert "CRL received from %s/late.crl: 2 entries" % url in said, said
+        assert "% Certificate chain is not valid: revoked" in said
+        said = verify("good.pem")  # the CRL is cached now: no fetch, and checked
+        assert "Getting CRL" not in said and "Note:" not in said
+        assert "Certificate chain is valid" in said
+    finally:
+        late.unlink(missing_ok=True)
+        con.close()

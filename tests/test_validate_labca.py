@@ -3,7 +3,8 @@
 (host_tools/upki_host/labca): the board authenticates and enrolls over SCEP,
 then judges peer certificates the lab CA issued, one of them revoked.  The
 CRL comes from the certificate's HTTP CRL distribution point when it answers,
-else by SCEP GetCRL (the fetch order IOS follows); openssl verify
+or from its ldap:// distribution point on a real slapd holding the lab CA's
+CRL, else by SCEP GetCRL (the fetch order IOS follows); openssl verify
 -crl_check_all on the same certificates with the lab CA's CRL agrees."""
 
 import re
@@ -118,5 +119,57 @@ def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
     assert re.search(r"\|\s+2[34]:\d\d:\d\d\.\d{3} CRL ", timers), timers
     # fetched once, reused for the second peer
     assert out.count("CRL received from") == 1
+    assert _openssl(tmp_path, good, root, crl_der)
+    assert not _openssl(tmp_path, bad, root, crl_der)
+
+
+@pytest.mark.parametrize("case", ["ldap", "ldap-fails"])
+def test_peers_judged_with_crl_from_slapd_or_scep_getcrl(tmp_path, case):
+    # the lab CA names an ldap:// CRL distribution point on slapd; slapd holds
+    # the lab CA's CRL ("ldap"), or the entry has no CRL, so the board falls
+    # back to SCEP GetCRL from the enrollment URL (HTTP, LDAP, then SCEP)
+    from slapd_peer import Slapd
+
+    with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
+        slapd = Slapd(tmp_path / "ldap", {}, port=labca_peer.free_port())
+        url = slapd.url("cn=labca")
+        good, bad = _peers(server, url)
+        crl_der = server.ca.crl_der("ca")  # after the revocation
+        root = server.ca.ca_cert
+        slapd.entries = {"cn=labca": {
+            "crl": crl_der if case == "ldap" else None,
+            "ca": root.public_bytes(serialization.Encoding.DER)}}
+        img = _image(tmp_path, good, bad)
+        with slapd:
+            if case == "ldap":  # OpenLDAP's own client reads the same CRL
+                held = slapd.ldapsearch("cn=labca", "certificateRevocationList;binary")
+                assert "certificateRevocationList;binary:: " in held
+            out = run_board(img, [clock_line(), *trustpoint_lines(server.url),
+                                  "crypto ca authenticate lab", "yes", "crypto ca enroll lab",
+                                  "debug crypto pki transactions",
+                                  "crypto ca verify lab good.pem",
+                                  "crypto ca verify lab revoked.pem", "show crypto ca crls"])
+        log = list(server.log)
+    i = out.index("#crypto ca verify lab good.pem")
+    j = out.index("#crypto ca verify lab revoked.pem")
+    good_out, bad_out = out[i:j], out[j:]
+    assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good_out
+    assert "% Certificate chain is not valid: revoked" in bad_out
+    assert "reason keyCompromise" in bad_out
+    got = [line.split(" from ", 1)[1] for line in good_out.splitlines()
+           if "CRYPTO_PKI: Getting CRL of" in line]
+    if case == "ldap":
+        assert got == [url], good_out
+        assert "CRL received from %s" % url in good_out
+        assert not any("GetCRL" in line for line in log)
+        assert "      " + url in bad_out  # show crypto ca crls
+    else:
+        assert got == [url, "SCEP GetCRL at " + server.url], good_out
+        assert "CRL from %s refused: LDAP 127.0.0.1:%d: cn=labca,dc=lab,dc=test has no " \
+               "certificateRevocationList;binary" % (url, slapd.port) in good_out, good_out
+        assert "CRL received from SCEP GetCRL at %s" % server.url in good_out
+        assert any("GetCRL" in line for line in log)
+        assert "      SCEP GetCRL at " + server.url in bad_out
+    assert out.count("CRL received from") == 1  # cached for the second peer
     assert _openssl(tmp_path, good, root, crl_der)
     assert not _openssl(tmp_path, bad, root, crl_der)

@@ -114,3 +114,38 @@ def _load_pending_pollers(router):
 
 
 config.boot_hooks.append(_load_pending_pollers)
+
+
+# The refresh of cached CRLs: as IOS does, a CRL in the cache is downloaded
+# again when its nextUpdate comes. Only when the next one is due is kept here
+# (a board time, and the back-off of CRLs whose refresh failed); the work is
+# upki.crlfetch's, loaded only when a refresh is due (or to read the records'
+# dates once after boot and after each fetch) and dropped after the tick.
+crl_due = [None]  # board time of the next look at the CRLs; None: look now
+crl_retry = {}  # record name -> [its nextUpdate, board time of the next try, back-off s]
+
+
+def _crl_reset(router):
+    crl_due[0] = None
+    crl_retry.clear()
+
+
+config.on_attach(_crl_reset)
+
+
+def _refresh_crls(router):
+    if router.config_sessions or not router.clock.trusted:
+        return  # trusted time only; not while a trustpoint may be half configured
+    now = router.clock.now()
+    if crl_due[0] is not None and now < crl_due[0]:
+        return
+    crl_due[0] = now + 60  # the work sets the real time; a crash in it waits a minute
+    if not router.nvram.names("crl"):
+        crl_due[0] = now + 3600  # nothing cached (a fetch makes the next tick look)
+        return
+    from upki import crlfetch
+
+    crlfetch.refresh(router)
+
+
+config.background.append(_refresh_crls)

@@ -11,8 +11,10 @@
 #
 # Manually configured keys (code M) are configuration: shown in running-config
 # and replayed at boot. Keys extracted from validated peer certificates (code
-# C) are kept in RAM only, as IOS does; validation adds them with
-# `remember_certificate_key`.
+# C) are kept in RAM only, as IOS does: a successful peer validation
+# (trustpoint.verify, `crypto ca verify`) adds them to upki.revocation's
+# peer_keys (revocation.remember_key), which the show command lists after
+# the M keys; this module is not loaded for that.
 from upki import config
 from upki.cli import CONFIG, EXEC, Invalid, command, hexblock, submode
 
@@ -24,9 +26,8 @@ submode(KEY_MODE, "(config-pubkey-key)#", parent=CHAIN_MODE)
 submode(HEX_MODE, "(config-pubkey)#", parent=KEY_MODE)
 
 _MAX_KEY_HEX = 2200  # a 4096-bit SubjectPublicKeyInfo is 550 bytes
-_CACHE_MAX = 32  # certificate-extracted keys kept in RAM
 
-_keys = []  # PeerKey, in configuration order (manual) then extraction order
+_keys = []  # PeerKey (code M), in configuration order
 
 
 class PeerKey:
@@ -45,26 +46,22 @@ def _attach(router):
 config.on_attach(_attach)
 
 
-def remember_certificate_key(cert, address=None):
-    """Add a validated peer certificate's key (code C); bounded, oldest dropped first."""
-    cns = cert.subject.get("CN")
-    name = cns[-1] if cns else str(cert.subject)
-    spki = bytes(cert.public_key_info)
-    for k in _keys:
-        if k.code == "C" and k.spki == spki:
-            return k
-    usage = {"Signature": "signature", "Encryption": "encryption"}.get(cert.ios_usage, "general")
-    k = PeerKey(name, address, usage, "C")
-    k.spki = spki
-    _keys.append(k)
-    extracted = [x for x in _keys if x.code == "C"]
-    if len(extracted) > _CACHE_MAX:
-        _keys.remove(extracted[0])
-    return k
+def _certificate_keys():
+    """The C keys (PeerKey) validation has kept (upki.revocation.peer_keys)."""
+    import sys
+
+    out = []
+    for name, address, usage, spki in getattr(sys.modules.get("upki.revocation"),
+                                              "peer_keys", ()):
+        k = PeerKey(name, address, usage, "C")
+        k.spki = spki
+        out.append(k)
+    return out
 
 
 def find(name=None, address=None):
-    for k in _keys:
+    """The peer key (M first, then C) of a name or an address, or None."""
+    for k in _keys + _certificate_keys():
         if (name and k.name == name) or (address and k.address == address):
             return k
     return None
@@ -244,6 +241,6 @@ def _show(s, args):
     args.only(0)
     out = ["Codes: M - Manually configured, C - Extracted from certificate", "",
            "Code Usage        IP-Address       Name"]
-    for k in _keys:
+    for k in _keys + _certificate_keys():
         out.append("%-4s %-12s %-16s %s" % (k.code, _USAGE_SHOWN[k.usage], k.address or "", k.name or ""))
     return "\n".join(out) + "\n"

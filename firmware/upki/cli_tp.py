@@ -123,23 +123,29 @@ def _revocation_check(tp, s, args):
     args.need(1)
     args.only(1)
     w = args[0].lower()
+    # the last revocation command wins, as on IOS: `revocation-check crl`
+    # after `crl best-effort` fails closed again, and `revocation-check none`
+    # drops a crl mode set before
     if "crl".startswith(w):
         tp.revocation = "crl"
     elif "none".startswith(w):
         tp.revocation = "none"
     else:
-        raise Invalid(0)
+        raise Invalid(0, "revocation-check takes crl or none")
+    tp.crl_mode = None
 
 
 @tp_command("crl best-effort")
 def _crl_best_effort(tp, s, args):
     args.only(0)
+    tp.revocation = "crl"  # a crl mode checks CRLs: it ends `revocation-check none`
     tp.crl_mode = "best-effort"
 
 
 @tp_command("crl optional")
 def _crl_optional(tp, s, args):
     args.only(0)
+    tp.revocation = "crl"
     tp.crl_mode = "optional"
 
 
@@ -246,16 +252,13 @@ def _fingerprint(tp, s, args):
     tp.fingerprint = hexstr
 
 
-# `no` forms: back to the default.
+# `no` forms: back to the default (revocation-check and the crl modes below).
 _DEFAULTS = (
     ("enrollment url", "enrollment_url", None),
     ("enrollment mode ra", "enrollment_mode_ra", False),
     ("enrollment retry period", "retry_period", 60),
     ("enrollment retry count", "retry_count", 0),
     ("crl query", "crl_query", None),
-    ("revocation-check", "revocation", "crl"),
-    ("crl best-effort", "crl_mode", None),
-    ("crl optional", "crl_mode", None),
     ("subject-name", "subject_name", None),
     ("serial-number", "serial_number", None),
     ("ip-address", "ip_address", None),
@@ -277,3 +280,21 @@ def _make_no(attr, default):
 
 for _words, _attr, _default in _DEFAULTS:
     tp_command("no " + _words)(_make_no(_attr, _default))
+
+
+@tp_command("no revocation-check")
+def _no_revocation_check(tp, s, args):
+    tp.revocation = "crl"  # the default: fail closed
+    tp.crl_mode = None
+
+
+def _make_no_crl_mode(mode):
+    def handler(tp, s, args):
+        if tp.crl_mode == mode:  # `no crl optional` leaves best-effort alone
+            tp.crl_mode = None
+
+    return handler
+
+
+tp_command("no crl best-effort")(_make_no_crl_mode("best-effort"))
+tp_command("no crl optional")(_make_no_crl_mode("optional"))

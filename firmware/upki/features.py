@@ -117,6 +117,7 @@ TRANSIENT = (
     'upki.cmsread '
     'upki.cmswrite '
     'upki.crl '
+    'upki.crlfetch '
     'upki.csr '
     'upki.der '
     'upki.derwrite '

@@ -6,11 +6,9 @@
 #
 # CRLs are kept in NVRAM as indexes (upki.crl), one record per issuing CA
 # (crl/<16 hex of SHA-1 of the CA's subject>), and used until their
-# nextUpdate.  A missing or stale CRL is fetched, HTTP first, then LDAP, then
-# SCEP (the guide's order): the certificate's http:// CRL distribution points
-# and an http:// `crl query`, then the ldap:// ones, then SCEP GetCRL from the
-# enrollment URL.
-# Each fetch streams into a staging record, which upki.crl checks and indexes.
+# nextUpdate.  A missing or stale CRL is fetched (upki.crlfetch, loaded only
+# for a fetch: HTTP first, then LDAP, then SCEP, the guide's order); a cached
+# one is also fetched again in the background when it expires (upki.cli_ca).
 #
 # Commands: crypto ca crl request NAME | crypto ca verify NAME FILE |
 # show crypto ca crls | show crypto ca timers | crypto identity NAME (dn, fqdn) |
@@ -19,21 +17,24 @@ from upki import config, identity, log, trustpoint
 from upki.cli import CONFIG, EXEC, Incomplete, Invalid, command, submode
 from upki.errors import ClockError, ConfigError, PKIError
 
-MAX_CRL = 8 << 20  # bytes: a fetched CRL larger than this is refused
-STAGING = "crl/fetch"
-STAGING_PEM = "crl/fetch-der"
-TIMEOUT = 10
+_STAGED = ("crl/fetch", "crl/fetch-der")  # upki.crlfetch's staging records
 
 # record name -> its size when it was last verified whole. Only the size is
 # kept, not the crl.Index, so that the CRL code leaves the heap between
 # console commands; ingest replaces a record and forgets it here.
 _verified = {}
-_fetched_from = {}  # record name -> URL of the last successful fetch
+# As IOS does, the keys of the peers validation accepted join the public-key
+# chain: code C of `show crypto key pubkey-chain rsa` (upki.cli_pubkey shows
+# them beside its configured M keys). In RAM only, the latest 32; kept here,
+# not in cli_pubkey, so that a validation does not load the pubkey-chain
+# commands: (name, address or None, usage, SubjectPublicKeyInfo DER).
+peer_keys = []
+_PEER_KEYS_MAX = 32
 
 
 def _attach(router):
     _verified.clear()
-    _fetched_from.clear()
+    del peer_keys[:]
     identity.clear()
 
 
@@ -82,149 +83,11 @@ def cached(router, issuer, now):
     return idx
 
 
-def crl_urls(tp, cert):
-    """Where to look for the CRL covering cert: HTTP URLs (its CDPs, then the
-    trustpoint's `crl query`), then LDAP URLs in the same order."""
-    cdp = []
-    if cert is not None:
-        try:
-            cdp = cert.crl_distribution_points or []
-        except PKIError:
-            cdp = []
-    out = [u for u in cdp if u.lower().startswith("http://")]
-    server = None
-    if tp is not None and tp.crl_query and tp.crl_query.lower().startswith("ldap://"):
-        rest = tp.crl_query[7:]
-        server = rest.split("/", 1)[0]
-    for u in cdp:
-        if u.lower().startswith("ldap:///"):
-            # a CDP without a server (Active Directory writes these): IOS takes the
-            # server from `crl query ldap://host[:port]`
-            if server:
-                out.append("ldap://" + server + u[7:])
-        elif u.lower().startswith("ldap://"):
-            out.append(u)
-    q = tp.crl_query if tp is not None else None
-    if q and q.lower().startswith("ldap://") and not q[7:].partition("/")[2]:
-        q = None  # a server only: used above for CDPs without one
-    if q and q not in out:
-        if q.lower().startswith("http://"):
-            out.insert(len([u for u in out if u.lower().startswith("http://")]), q)
-        else:
-            out.append(q)
-    return out
-
-
-def _stage(router, source, tp, issuer, cert):
-    """Fetch one CRL into the staging record. Only the transport of this
-    source is loaded, and it is dropped again after the fetch: a fallback to
-    the next source (LDAP, then SCEP GetCRL) does not carry the code of the
-    last one."""
-    from upki import cli
-
-    before = cli.mark()
-    w = router.nvram.writer(STAGING)
-    try:
-        if source == "scep":
-            from upki import enroll
-
-            w.write(enroll.get_crl(tp, issuer, cert.serial if cert is not None else 0))
-        elif source.lower().startswith("ldap://"):
-            from upki import ldap
-
-            ldap.fetch(source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
-        else:
-            from upki import http
-
-            r = http.request("GET", source, timeout=TIMEOUT, max_size=MAX_CRL, sink=w)
-            if r.status != 200:
-                raise PKIError("HTTP %d %s from %s" % (r.status, r.reason, source))
-    except BaseException:
-        w.abort()
-        raise
-    finally:
-        enroll = ldap = http = r = None
-        cli.release(before)
-    w.close()
-
-
-def _pem_to_der(nv):
-    """A CDP that serves PEM (`-----BEGIN X509 CRL-----`): decode the staged
-    record into DER in bounded memory (1 KB reads, base64 in 4-character
-    groups) and stage that instead."""
-    from binascii import a2b_base64
-
-    nv.delete(STAGING_PEM)
-    f, length = nv.open(STAGING)
-    der_w = nv.writer(STAGING_PEM)
-    try:
-        state = 0  # 0: before BEGIN, 1: inside, 2: after END
-        carry = b""  # base64 characters not yet in a group of 4
-        pending = b""  # a line not yet ended
-        left = length
-        while state < 2 and (left or pending):
-            chunk = f.read(min(1024, left)) if left else b""
-            left -= len(chunk)
-            pending += chunk
-            if len(pending) > 4096:
-                raise PKIError("PEM CRL with a line longer than 4096 characters")
-            lines = pending.split(b"\n")
-            pending = lines.pop() if left else b""
-            for text in lines:
-                text = text.strip()
-                if state == 0:
-                    if text == b"-----BEGIN X509 CRL-----":
-                        state = 1
-                elif text.startswith(b"-----END"):
-                    state = 2
-                    break
-                elif text:
-                    data = carry + text
-                    cut = len(data) - len(data) % 4
-                    carry = data[cut:]
-                    try:
-                        der_w.write(a2b_base64(data[:cut]))
-                    except ValueError:
-                        raise PKIError("bad base64 in PEM CRL")
-        if state != 2 or carry:
-            raise PKIError("PEM CRL without a complete X509 CRL block")
-    except BaseException:
-        der_w.abort()
-        f.close()
-        raise
-    f.close()
-    der_w.close()
-    # the DER becomes the staged record
-    w = nv.writer(STAGING)
-    try:
-        g, n = nv.open(STAGING_PEM)
-        try:
-            while n:
-                chunk = g.read(min(1024, n))
-                if not chunk:
-                    raise PKIError("short read of the decoded PEM CRL")
-                n -= len(chunk)
-                w.write(chunk)
-        finally:
-            g.close()
-    except BaseException:
-        w.abort()
-        raise
-    w.close()
-
-
 def fetch(router, tp, issuer, cert, now):
     """Fetch, check and store the CRL of issuer; return its crl.Index.
     Raises PKIError naming every source tried when none gave a valid CRL."""
-    from upki import crl
+    from upki import crlfetch
 
-    sources = crl_urls(tp, cert)
-    if tp is not None and tp.enrollment_url:
-        sources.append("scep")
-    if not sources:
-        raise PKIError("no CRL distribution point, crl query or enrollment URL for %s"
-                       % issuer.subject)
-    errors = []
     name = record_for(issuer)
     # a stored CRL, even a stale one, sets the oldest cRLNumber accepted
     min_number = None
@@ -234,40 +97,9 @@ def fetch(router, tp, issuer, cert, now):
             min_number = old.info.crl_number_int
     except PKIError:
         pass
-    for src in sources:
-        where = "SCEP GetCRL at %s" % tp.enrollment_url if src == "scep" else src
-        _debug("Getting CRL of %s from %s" % (issuer.subject, where))
-        try:
-            _stage(router, src, tp, issuer, cert)
-            f, length = router.nvram.open(STAGING)
-            if length and f.read(1) != b"\x30":  # not DER: perhaps PEM
-                f.close()
-                _pem_to_der(router.nvram)
-                f, length = router.nvram.open(STAGING)
-            else:
-                f.seek(0)
-            try:
-                crl.ingest(router.nvram, name, f, length, issuer, now=now, source=where,
-                           min_number=min_number)
-            finally:
-                f.close()
-        except PKIError as e:
-            _debug("CRL from %s refused: %s" % (where, e))
-            errors.append("%s: %s" % (where, e))
-            continue
-        except OSError as e:
-            errors.append("%s: error %s" % (where, e))
-            continue
-        finally:
-            router.nvram.delete(STAGING)
-            router.nvram.delete(STAGING_PEM)
-        _verified.pop(name, None)
-        idx = _open(router.nvram, name)
-        _fetched_from[name] = where
-        _debug("CRL received from %s: %d entries, next update %s" % (
-            where, idx.info.count, _date(idx.info.next_update)))
-        return idx
-    raise PKIError("no valid CRL: " + "; ".join(errors))
+    old = None
+    crlfetch.fetch(router, tp, issuer, cert, now, name, min_number)
+    return _open(router.nvram, name)
 
 
 def provider(router, tp, now):
@@ -298,8 +130,9 @@ def anchors_of(tp):
     return [top], cas[:-1]
 
 
-def verify(tp, chain, ident=None, now=None):
-    """The trustpoint verifier (installed as upki.trustpoint.verifier)."""
+def verify(tp, chain, ident=None, now=None, usage=None):
+    """The trustpoint verifier (installed as upki.trustpoint.verifier); usage:
+    the keyUsage the caller's policy needs of the peer (validate.verify_chain)."""
     from upki import validate
 
     router = trustpoint.router()
@@ -316,7 +149,7 @@ def verify(tp, chain, ident=None, now=None):
         return validate.Result("unknown-issuer", "trustpoint %s is not authenticated" % tp.name)
     r = validate.verify_chain(chain, anchors, now, intermediates=inter,
                               crl_provider=provider(router, tp, now),
-                              revocation=revocation_mode(tp))
+                              revocation=revocation_mode(tp), usage=usage)
     if r.ok and ident:
         matched, how = identity.match(r.path[0], ident)
         if matched:
@@ -325,6 +158,11 @@ def verify(tp, chain, ident=None, now=None):
             r.reason = "identity-mismatch"
             r.detail = how
             r.cert = r.path[0]
+    if r.ok:
+        try:
+            remember_key(r.path[0])
+        except PKIError:
+            pass  # a key the chain cannot show is no reason to refuse the peer
     _debug("Certificate validation %s (trustpoint %s)%s" % (
         "succeeded" if r.ok else "failed: " + r.reason, tp.name,
         (": " + r.detail) if r.detail else ""))
@@ -332,6 +170,29 @@ def verify(tp, chain, ident=None, now=None):
 
 
 trustpoint.verifier[0] = verify
+
+
+def remember_key(cert, address=None):
+    """Keep a validated peer certificate's key (code C); bounded, oldest dropped
+    first. Named as IOS names the peer: its FQDN (unstructuredName, else a
+    dNSName), else its CN; its address from the certificate (an iPAddress, else
+    unstructuredAddress) when none is given."""
+    spki = bytes(cert.public_key_info)
+    for k in peer_keys:
+        if k[3] == spki:
+            return k
+    alt = cert.subject_alt_names or []
+    names = (cert.subject.get("1.2.840.113549.1.9.2") or [v for t, v in alt if t == "DNS"]
+             or cert.subject.get("CN"))
+    if address is None:
+        ips = [v for t, v in alt if t == "IP"] or cert.subject.get("1.2.840.113549.1.9.8")
+        address = ips[0] if ips else None
+    usage = {"Signature": "signature", "Encryption": "encryption"}.get(cert.ios_usage, "general")
+    k = (names[-1] if names else str(cert.subject), address, usage, spki)
+    peer_keys.append(k)
+    if len(peer_keys) > _PEER_KEYS_MAX:
+        del peer_keys[0]
+    return k
 
 
 def _date(t):
@@ -380,7 +241,7 @@ def _show_crls(s, args):
 
     out = []
     for name in s.router.nvram.names("crl"):
-        if name in (STAGING, STAGING_PEM):
+        if name in _STAGED:
             continue
         try:
             idx = _open(s.router.nvram, name)
@@ -407,20 +268,27 @@ command(EXEC, "show crypto pki crls")(_show_crls)
 
 @command(EXEC, "show crypto ca timers")
 def _show_timers(s, args):
+    import sys
+
+    retry = getattr(sys.modules.get("upki.cli_ca"), "crl_retry", {})  # the background refresh
     now = s.router.clock.now()
     lines = ["PKI Timers"]
     timers = []
     for name in s.router.nvram.names("crl"):
-        if name in (STAGING, STAGING_PEM):
+        if name in _STAGED:
             continue
         try:
             idx = _open(s.router.nvram, name)
         except PKIError:
             continue
-        if idx.info.next_update is not None:
-            timers.append((idx.info.next_update - now, "CRL " + (idx.info.source or name)))
-    import sys
-
+        due = idx.info.next_update
+        if due is not None:
+            # the background refresh (cli_ca) fetches it then, or at its retry
+            # time after a failed fetch; an overdue one is due now, never negative
+            r = retry.get(name)
+            if r is not None and r[0] == due:
+                due = r[1]
+            timers.append((max(due - now, 0), "CRL " + (idx.info.source or name)))
     auto = sys.modules.get("upki.autoenroll")  # loaded once a trustpoint has auto-enroll
     for tp in trustpoint.all():
         timers.extend(_cert_timers(tp, now))

@@ -11,7 +11,7 @@
 #   cert-sign, cert-encrypt   this board's certificates for usage keys
 #   pending      a SCEP transaction waiting for the CA (survives a reboot)
 #
-#   upki.trustpoint.get(name).verify(chain, identity=None)
+#   upki.trustpoint.get(name).verify(chain, identity=None, usage=None)
 # is the call an IKE/TLS stack makes; it is provided by the validation
 # module, which installs it here (see `verifier`).
 
@@ -19,7 +19,8 @@ _registry = {}
 _order = []
 _router = [None]
 
-# Set by upki.validate's feature module: fn(trustpoint, chain, identity) -> result.
+# Set by upki.validate's feature module:
+# fn(trustpoint, chain, identity, usage=None) -> result.
 verifier = [None]
 
 KINDS = ("ca", "ra-sign", "ra-encrypt", "cert", "cert-sign", "cert-encrypt", "pending")
@@ -151,9 +152,12 @@ class Trustpoint:
 
     # --- validation ---------------------------------------------------------
 
-    def verify(self, chain, identity=None):
+    def verify(self, chain, identity=None, usage=None):
+        """usage: a keyUsage name the peer's certificate must carry when it has
+        the extension ("digitalSignature" for an IKE signature, "keyEncipherment"
+        for RSA key transport); see upki.x509.KEY_USAGE_NAMES."""
         if verifier[0] is None:
             from upki.errors import PKIError
 
             raise PKIError("certificate validation is not available in this build")
-        return verifier[0](self, chain, identity)
+        return verifier[0](self, chain, identity, usage=usage)

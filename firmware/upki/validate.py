@@ -138,10 +138,16 @@ def verify_chain(chain, anchors, now, intermediates=(), crl_provider=None, revoc
     (the trustpoint's CA certificates; reaching any of them ends the path).
     now: trusted UNIX time, or None when the clock is not authoritative.
     usage: a keyUsage name the peer's certificate must carry (when it has
-    the extension), e.g. "digitalSignature"."""
+    the extension), e.g. "digitalSignature"; one of x509.KEY_USAGE_NAMES."""
     result = Result()
     if revocation not in MODES:
         raise ValueError("revocation mode %r is not one of %s" % (revocation, ", ".join(MODES)))
+    if usage is not None:
+        from upki.x509 import KEY_USAGE_NAMES
+
+        # a misspelt name would refuse every peer that has keyUsage: a caller's error
+        if usage not in KEY_USAGE_NAMES:
+            raise ValueError("key usage %r is not one of %s" % (usage, ", ".join(KEY_USAGE_NAMES)))
     if now is None:
         return _fail(result, "clock-not-authoritative",
                      "the clock is not authoritative: certificates cannot be validated")

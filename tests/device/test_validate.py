@@ -86,6 +86,8 @@ def test_key_usage_policy():
     assert verify(None, "none", usage="digitalSignature").ok
     r = verify(None, "none", usage="nonRepudiation")
     assert r.reason == "key-usage" and "nonRepudiation" in r.detail
+    # a misspelt usage is the caller's error, not a refusal of every peer
+    devtest.raises(ValueError, verify, None, "none", usage="digitalsignature")
 
 
 def test_odd_chains():
