@@ -3,11 +3,16 @@
 # make setup: the host venv (.venv) with pinned requirements, and the Debian
 # packages the tests need (installed when root, printed otherwise).
 # Idempotent: a stamp holding the requirements' checksum makes a re-run quick.
+# A venv left half-made (no working pip: Debian's python3 without python3-venv
+# has no ensurepip) is removed and made again.
+#   PYTHON=python3.12   the interpreter for the venv (default python3)
+#   UPKI_VENV=DIR       the venv directory (default .venv; for tests of this script)
 set -eu
 cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
-DEBS="scep chrony slapd ldap-utils strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins openssl socat"
+VENV=${UPKI_VENV:-.venv}
+DEBS="python3-venv scep chrony slapd ldap-utils strongswan-pki libstrongswan-standard-plugins libstrongswan-extra-plugins openssl socat"
 
 if ! command -v "$PY" >/dev/null 2>&1; then
     echo "setup: error: no $PY found; install it with: apt-get install python3 python3-venv" >&2
@@ -47,15 +52,51 @@ if [ -n "$missing" ]; then
     fi
 fi
 
-stamp=.venv/.upki-setup
+stamp=$VENV/.upki-setup
 want=$(cat requirements.txt pyproject.toml | cksum)
-if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     exit 0
 fi
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-echo "setup: installing pinned Python requirements into .venv"
-.venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
-# upki-host (the host tools) as an editable install: its console script in .venv/bin.
-.venv/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+
+# A venv without a working pip was left half-made (an earlier run, or
+# `python3 -m venv` without ensurepip): remove it and make it again.
+if [ -e "$VENV" ] && ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
+    if [ ! -f "$VENV/pyvenv.cfg" ]; then
+        echo "setup: error: $VENV exists and is not a Python venv; move it away and run setup again" >&2
+        exit 1
+    fi
+    echo "setup: $VENV has no working pip (left half-made): making it again"
+    rm -rf "$VENV"
+fi
+
+if [ ! -e "$VENV" ]; then
+    # Debian and Ubuntu ship ensurepip (which venv needs for pip) apart, in
+    # python3-venv (pythonX.Y-venv); without it `python3 -m venv` stops
+    # half-way with a long message.
+    if ! "$PY" -c 'import ensurepip' >/dev/null 2>&1; then
+        vpkg=python3-venv
+        sysver=$(/usr/bin/python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)
+        [ -z "$sysver" ] || [ "$sysver" = "$ver" ] || vpkg="python$ver-venv"
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "setup: installing $vpkg ($PY has no ensurepip, which venv needs)"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$vpkg" >/dev/null
+        fi
+        if ! "$PY" -c 'import ensurepip' >/dev/null 2>&1; then
+            echo "setup: error: $PY has no ensurepip, so it cannot make a venv; run this once:" >&2
+            echo "  sudo apt-get install -y --no-install-recommends $vpkg" >&2
+            exit 1
+        fi
+    fi
+    if ! "$PY" -m venv "$VENV"; then
+        rm -rf "$VENV"
+        echo "setup: error: '$PY -m venv $VENV' failed (see above); nothing was left behind" >&2
+        exit 1
+    fi
+fi
+echo "setup: installing pinned Python requirements into $VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -r requirements.txt
+# upki-host (the host tools) as an editable install: its console script in $VENV/bin.
+"$VENV/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 echo "$want" > "$stamp"
-echo "setup: done (.venv ready)"
+echo "setup: done ($VENV ready)"

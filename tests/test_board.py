@@ -202,3 +202,114 @@ def test_debug_crypto_pki_switches(tmp_path):
 def test_uptime_does_not_jump_when_the_clock_is_set(tmp_path):
     r = run(tmp_path / "b.img", "clock set 10:00:00 1 Jan 2030", "show version")
     assert "Router uptime is 0 minutes" in r.stdout
+
+
+def test_interactive_console_on_a_terminal(tmp_path):
+    """boards/unix/run on a pseudo-terminal (stdin a tty, so --interactive): the
+    prompt, typed commands echoed, their output, the prompt following the mode
+    and the hostname, and Ctrl-D at the prompt ending the console."""
+    import os
+    import select
+    import subprocess
+    import time
+
+    from mpy import BOARD_RUN, mpy_env
+
+    master, slave = os.openpty()
+    p = subprocess.Popen([str(BOARD_RUN), str(tmp_path / "b.img")], stdin=slave, stdout=slave,
+                         stderr=slave, env=mpy_env(), start_new_session=True)
+    os.close(slave)
+    seen = [b""]
+    pos = [0]
+
+    def expect(pattern, timeout=30):
+        rx = re.compile(pattern.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(seen[0], pos[0])
+            if m:
+                pos[0] = m.end()
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r on the terminal; it shows:\n%s"
+                                     % (pattern, seen[0][pos[0]:].decode(errors="replace")))
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    seen[0] += os.read(master, 4096)
+                except OSError:  # EIO: the board closed the terminal
+                    time.sleep(0.1)
+
+    try:
+        expect(r"Press RETURN to get started!")
+        expect(r"Router#")
+        os.write(master, b"show clock\r")
+        # the line echoed after the prompt, then the answer (the tty adds \r)
+        expect(r"Router#show clock\r*\n\*00:00:\d\d\.\d{3} UTC Sat Jan 1 2000\r*\n")
+        expect(r"Router#")
+        os.write(master, b"configure terminal\r")
+        expect(r"configure terminal\r*\nEnter configuration commands, one per line\.")
+        expect(r"Router\(config\)#")
+        os.write(master, b"hostname x\r")
+        expect(r"hostname x\r*\n")
+        expect(r"x\(config\)#")
+        os.write(master, b"end\r")
+        expect(r"\bx#")
+        os.write(master, b"show running-config\r")
+        expect(r"\nhostname x\r*\n")
+        expect(r"\bx#")
+        os.write(master, b"sh clck\r")  # a typo: the marker, never a traceback
+        expect(r"\^\r*\n% Invalid input detected at '\^' marker\.")
+        expect(r"\bx#")
+        os.write(master, b"\x04")  # Ctrl-D at the prompt: end of input
+        assert p.wait(timeout=30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        try:
+            while select.select([master], [], [], 0.1)[0]:
+                seen[0] += os.read(master, 4096)
+        except OSError:
+            pass
+        os.close(master)
+    assert b"Traceback" not in seen[0]
+
+
+def test_show_flash_sizes_and_free_space_add_up(tmp_path):
+    """`show flash` lists every record with its real size on the flash, and its
+    used/available/total line agrees with itself and with littlefs-python
+    reading the same image on the host."""
+    from host_tools.upki_host.nvimage import BLOCK_SIZE, Image
+    from mpy import ROOT
+
+    img = tmp_path / "b.img"
+    pems = [(ROOT / "tests" / "data" / ("rsa_%s_pkcs8.pem" % b)).read_text().strip().split("\n")
+            for b in (1024, 4096)]
+    r = run(img, "conf t", "hostname fl", "ip domain-name lab.test",
+            "crypto key import rsa small pem", *pems[0], "quit",
+            "crypto key import rsa big pem", *pems[1], "quit", "end", "write memory",
+            "show flash")
+    out = r.stdout.split("fl#show flash\n", 1)[1]
+    listed = {}
+    for m in re.finditer(r"^ +(\d+)  (\d+) +(\S+)$", out, re.M):
+        assert int(m.group(1)) == len(listed) + 1  # numbered from 1, in order
+        listed[m.group(3)] = int(m.group(2))
+    used, avail, total = map(int, re.search(
+        r"^\[(\d+) bytes used, (\d+) available, (\d+) total\]$", out, re.M).groups())
+    # the host's view of the same image (nothing is written after show flash)
+    image = Image.load(img)
+    assert sorted(listed) == image.names() == ["rsa/big", "rsa/small", "startup-config"]
+    for name, size in listed.items():
+        assert size == image.fs.stat(name).size  # the file's length on the flash
+        assert size == len(image.read(name)) + 40  # payload + the 40-byte integrity trailer
+    assert listed["rsa/big"] > listed["rsa/small"] > 500
+    assert total == img.stat().st_size == 2 * 1024 * 1024
+    assert used + avail == total
+    # littlefs-python counts the blocks in use as littlefs lays them out (2 for
+    # the superblock/root, 2 per directory, 1 per file of up to a block, small
+    # files inline); the board's littlefs (MicroPython's, statvfs -> lfs_fs_size)
+    # counts each subdirectory's metadata pair twice: 2 blocks more per
+    # directory (here rsa/), so the board's free figure errs on the safe side
+    assert used == (image.fs.used_block_count + 2 * 1) * BLOCK_SIZE
+    assert used >= sum(listed.values()) and used % BLOCK_SIZE == 0
+    assert "%dK bytes of flash (Read/Write)" % (total // 1024) in out

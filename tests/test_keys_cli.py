@@ -152,3 +152,64 @@ def test_corrupt_key_record_is_named(tmp_path):
     )
     out = run(img, "show crypto key mypubkey rsa")
     assert "NVRAM record rsa/rot: corrupt (checksum mismatch)" in out
+
+
+def key_record(img, label):
+    """(header line, PKCS#8 DER) of the NVRAM record rsa/LABEL, read on the host
+    with littlefs-python (the record's SHA-256 trailer checked)."""
+    from host_tools.upki_host.nvimage import Image
+
+    head, der = Image.load(img).read("rsa/" + label).split(b"\n", 1)
+    return head.decode(), der
+
+
+def spki_of(der):
+    return serialization.load_der_private_key(der, None).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def test_general_keys_one_general_purpose_pair(tmp_path):
+    img = tmp_path / "b.img"
+    out = run(img, "conf t", "hostname r2", "ip domain-name lab.test",
+              "crypto key generate rsa general-keys modulus 1024", "end",
+              "show crypto key mypubkey rsa")
+    assert "The name for the keys will be: r2.lab.test" in out
+    assert out.count("[OK] (elapsed time was") == 1  # one pair, not a -sign/-encrypt pair
+    assert "Key name: r2.lab.test\n Usage: General Purpose Key\n Key is not exportable." in out
+    assert "r2.lab.test-sign" not in out and "r2.lab.test-encrypt" not in out
+    head, der = key_record(img, "r2.lab.test")
+    assert head.startswith("upki-key usage=general exportable=0 ")
+    key = serialization.load_der_private_key(der, None)  # OpenSSL's key check
+    assert key.key_size == 1024
+    assert key_data(out, "r2.lab.test") == spki_of(der)
+    # the abbreviation and the label/modulus options in another order
+    out = run(img, "conf t", "crypto key generate rsa ge label g2 mod 1024", "end",
+              "show crypto key mypubkey rsa g2")
+    assert "Key name: g2\n Usage: General Purpose Key" in out
+    assert key_record(img, "g2")[0].startswith("upki-key usage=general ")
+
+
+def test_replace_yes_generates_a_new_key_and_replaces_the_record(tmp_path):
+    img = tmp_path / "b.img"
+    pem = (DATA / "rsa_1024_pkcs8.pem").read_text().strip().split("\n")
+    run(img, "conf t", "crypto key import rsa keep pem", *pem, "quit")
+    _, old_der = key_record(img, "keep")
+    old_spki = spki_of((DATA / "rsa_1024_pkcs8.der").read_bytes())
+    assert spki_of(old_der) == old_spki
+    out = run(img, "conf t", "crypto key generate rsa label keep modulus 1024", "yes", "end",
+              "show crypto key mypubkey rsa")
+    assert "% You already have RSA keys defined named keep." in out
+    assert "% Do you really want to replace them? [yes/no]: yes" in out
+    assert re.search(r"% Generating 1024 bit RSA keys, keys will be non-exportable\.\.\.[.+]*"
+                     r"\[OK\]", out)
+    new_head, new_der = key_record(img, "keep")
+    assert new_der != old_der and spki_of(new_der) != old_spki
+    new = serialization.load_der_private_key(new_der, None)
+    old_n = serialization.load_der_private_key(old_der, None).public_key().public_numbers().n
+    assert new.key_size == 1024 and new.public_key().public_numbers().n != old_n
+    assert key_data(out, "keep") == spki_of(new_der)  # what the console shows is the new key
+    assert out.count("Key name: keep\n") == 1
+    assert new_head.startswith("upki-key usage=general exportable=0 ")
+    from host_tools.upki_host.nvimage import Image
+
+    assert Image.load(img).fs.listdir("/rsa") == ["keep"]  # replaced in place, no leftover
