@@ -275,6 +275,76 @@ def test_interactive_console_on_a_terminal(tmp_path):
     assert b"Traceback" not in seen[0]
 
 
+def test_ctrl_c_on_a_terminal_aborts_key_generation(tmp_path):
+    """Ctrl-C typed on the terminal while `crypto key generate` runs: the key is
+    not stored, the console says so and takes the next command, three times in
+    a row. While a command runs the terminal is raw and Ctrl-C is a key the
+    command polls for: the Unix port raises KeyboardInterrupt from its signal
+    handler wherever the VM is, and one landing in a garbage collection leaves
+    the heap locked (about one Ctrl-C in five did)."""
+    import os
+    import select
+    import subprocess
+    import time
+
+    from mpy import BOARD_RUN, mpy_env
+
+    master, slave = os.openpty()
+    p = subprocess.Popen([str(BOARD_RUN), str(tmp_path / "b.img")], stdin=slave, stdout=slave,
+                         stderr=slave, env=mpy_env(), start_new_session=True)
+    os.close(slave)
+    seen = [b""]
+    pos = [0]
+
+    def expect(pattern, timeout=60):
+        rx = re.compile(pattern.encode())
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(seen[0], pos[0])
+            if m:
+                pos[0] = m.end()
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError("no %r on the terminal; it shows:\n%s"
+                                     % (pattern, seen[0][pos[0]:].decode(errors="replace")))
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    seen[0] += os.read(master, 4096)
+                except OSError:
+                    time.sleep(0.1)
+
+    try:
+        expect(r"Router#")
+        os.write(master, b"configure terminal\r")
+        expect(r"Router\(config\)#")
+        for _ in range(3):
+            os.write(master, b"crypto key generate rsa label k modulus 4096\r")
+            expect(r"% Generating 4096 bit RSA keys, keys will be non-exportable\.\.\.")
+            expect(r"[.+]")  # generation is under way
+            os.write(master, b"\x03")
+            expect(r"% Key generation aborted; no key was stored\r*\n")
+            expect(r"Router\(config\)#")
+        os.write(master, b"do show flash\r")
+        m = expect(r"NVRAM writes since boot: (\d+) records")
+        expect(r"Router\(config\)#")
+        os.write(master, b"end\r")
+        expect(r"Router#")
+        os.write(master, b"\x04")
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Ctrl-D did not end the console; the terminal shows:\n"
+                                 + seen[0][-800:].decode(errors="replace"))
+        assert rc == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+    text = seen[0].decode(errors="replace")
+    assert m.group(1) == b"0" and "rsa/k" not in text
+    assert "Traceback" not in text and "heap is locked" not in text and "[OK]" not in text
+
+
 def test_show_flash_sizes_and_free_space_add_up(tmp_path):
     """`show flash` lists every record with its real size on the flash, and its
     used/available/total line agrees with itself and with littlefs-python

@@ -173,6 +173,7 @@ class Session:
         self.exit_requested = None  # "reload" ends the console
         self.emit = None  # the console's writer, for output that must precede a question
         self.collector = None  # fn(session, line) taking raw lines (hex input until "quit")
+        self.interrupted = None  # fn() -> true once Ctrl-C is typed (a console on a terminal)
         self._mark = None  # the modules loaded when the current command began (_drop)
         self._depth = 0
 
@@ -673,6 +674,8 @@ def console(board, interactive=True, stream=None):
 
     session.ask = ask
     session.emit = write
+    if interactive:
+        session.interrupted = _ctrl_c
     import select
 
     poller = select.poll()
@@ -683,10 +686,12 @@ def console(board, interactive=True, stream=None):
         if not poller.poll(0):
             # Idle at the prompt: keep background work (NTP, polls, renewals) going
             # until a line arrives, on a terminal or from a script fed slowly.
+            # quiet before the prompt shows: a key typed at the prompt must find
+            # the terminal raw (a Ctrl-D the line discipline took would be lost)
+            saved = _quiet_tty() if interactive else None
             prompt = session.prompt()
             write(prompt)
             idle[0] = prompt
-            saved = _quiet_tty() if interactive else None
             try:
                 while not poller.poll(1000):
                     _background(router)
@@ -703,7 +708,15 @@ def console(board, interactive=True, stream=None):
         line = read_line(session.prompt(), shown)
         if line is None:
             return "exit"
-        out = session.execute(line)
+        # on a terminal, Ctrl-C while a command runs is a key the command may
+        # poll for (session.interrupted), not a signal: the Unix port raises
+        # KeyboardInterrupt from its signal handler wherever the VM is, even in
+        # the middle of a garbage collection, which then leaves the heap locked
+        saved = _quiet_tty(0o13) if interactive else None  # ECHO, ICANON, ISIG
+        try:
+            out = session.execute(line)
+        finally:
+            _restore_tty(saved)
         if out:
             write(out)
         if session.exit_requested:
@@ -718,10 +731,11 @@ def _background(router):
     release(before)
 
 
-def _quiet_tty():
+def _quiet_tty(flags=0o12):
     # While idle at the prompt, keys must not echo (input() will draw them) and the
-    # first key must wake the console: no echo, no line buffering. Unix port only;
-    # a board's REPL stream is raw already.
+    # first key must wake the console: no echo, no line buffering (lflag ECHO
+    # 0o10, ICANON 0o2, Linux values; ISIG 0o1 while a command runs). Unix port
+    # only; a board's REPL stream is raw already.
     try:
         import termios
     except ImportError:
@@ -729,11 +743,29 @@ def _quiet_tty():
     try:
         saved = termios.tcgetattr(0)
         quiet = list(saved)
-        quiet[3] &= ~(0o10 | 0o2)  # lflag: ECHO, ICANON (Linux values)
+        quiet[3] &= ~flags
         termios.tcsetattr(0, termios.TCSANOW, quiet)
         return saved
     except (OSError, TypeError, IndexError):
         return None
+
+
+def _ctrl_c():
+    # whether Ctrl-C has been typed while a command runs (the terminal is raw
+    # then); other keys typed meanwhile are dropped, as IOS drops them
+    import select
+
+    p = select.poll()
+    p.register(sys.stdin, select.POLLIN)
+    hit = False
+    for _ in range(64):  # bounded: what a burst of typing leaves
+        if not p.poll(0):
+            break
+        c = sys.stdin.read(1)
+        if not c:
+            break
+        hit = hit or c == "\x03"
+    return hit
 
 
 def _restore_tty(saved):

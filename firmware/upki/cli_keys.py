@@ -88,8 +88,9 @@ def generate_pair(s, label, usage, bits, exportable):
 
     t0 = time.ticks_ms()
     try:
-        key = rsa.generate(bits, progress=progress, randbytes=router.board.urandom)
-    except KeyboardInterrupt:
+        key = rsa.generate(bits, progress=progress, randbytes=router.board.urandom,
+                           cancel=getattr(s, "interrupted", None))
+    except (KeyboardInterrupt, rsa.KeyGenerationCancelled):
         return False, "".join(out) + "\n% Key generation aborted; no key was stored\n"
     except MemoryError:
         return False, "".join(out) + "\n% Not enough memory to generate the key; no key was stored\n"

@@ -26,6 +26,7 @@ MAX_CRL = 8 << 20  # bytes: a fetched CRL larger than this is refused
 STAGING = "crl/fetch"
 STAGING_PEM = "crl/fetch-der"
 TIMEOUT = 10  # s per source for a fetch someone waits for
+_MAX_URLS = const(4)  # CDP and crl query URLs tried per fetch, then SCEP GetCRL
 BACKGROUND_TIMEOUT = const(5)  # s per source for a background refresh (as a background poll)
 _BACKGROUND_BUDGET_MS = const(8000)  # no further source once a refresh has taken this long
 _RETRY_FIRST = const(60)  # s before the first retry of a failed refresh
@@ -193,6 +194,10 @@ def fetch(router, tp, issuer, cert, now, name, min_number=None, first=None, time
         if first in sources:
             sources.remove(first)
         sources.insert(0, first)
+    if len(sources) > _MAX_URLS:
+        # a certificate may name any number of CDPs: a bounded number are tried
+        _debug("CRL of %s: %d URLs, trying the first %d" % (issuer.subject, len(sources), _MAX_URLS))
+        del sources[_MAX_URLS:]
     if tp is not None and tp.enrollment_url:
         sources.append("scep")
     if not sources:
