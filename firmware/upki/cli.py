@@ -173,7 +173,7 @@ class Session:
         self.exit_requested = None  # "reload" ends the console
         self.emit = None  # the console's writer, for output that must precede a question
         self.collector = None  # fn(session, line) taking raw lines (hex input until "quit")
-        self.interrupted = None  # fn() -> true once Ctrl-C is typed (a console on a terminal)
+        self.tty = False  # a console on a terminal: Ctrl-C is a key while a command runs
         self._mark = None  # the modules loaded when the current command began (_drop)
         self._depth = 0
 
@@ -674,8 +674,7 @@ def console(board, interactive=True, stream=None):
 
     session.ask = ask
     session.emit = write
-    if interactive:
-        session.interrupted = _ctrl_c
+    session.tty = interactive
     import select
 
     poller = select.poll()
@@ -709,7 +708,7 @@ def console(board, interactive=True, stream=None):
         if line is None:
             return "exit"
         # on a terminal, Ctrl-C while a command runs is a key the command may
-        # poll for (session.interrupted), not a signal: the Unix port raises
+        # poll for (cli_keys.ctrl_c), not a signal: the Unix port raises
         # KeyboardInterrupt from its signal handler wherever the VM is, even in
         # the middle of a garbage collection, which then leaves the heap locked
         saved = _quiet_tty(0o13) if interactive else None  # ECHO, ICANON, ISIG
@@ -748,24 +747,6 @@ def _quiet_tty(flags=0o12):
         return saved
     except (OSError, TypeError, IndexError):
         return None
-
-
-def _ctrl_c():
-    # whether Ctrl-C has been typed while a command runs (the terminal is raw
-    # then); other keys typed meanwhile are dropped, as IOS drops them
-    import select
-
-    p = select.poll()
-    p.register(sys.stdin, select.POLLIN)
-    hit = False
-    for _ in range(64):  # bounded: what a burst of typing leaves
-        if not p.poll(0):
-            break
-        c = sys.stdin.read(1)
-        if not c:
-            break
-        hit = hit or c == "\x03"
-    return hit
 
 
 def _restore_tty(saved):

@@ -61,6 +61,26 @@ def _ask_bits(s, what):
         return -1
 
 
+def ctrl_c():
+    # whether Ctrl-C has been typed on the console's terminal, which is raw
+    # while a command runs (cli.console); other keys typed meanwhile are
+    # dropped, as IOS drops them
+    import select
+    import sys
+
+    p = select.poll()
+    p.register(sys.stdin, select.POLLIN)
+    hit = False
+    for _ in range(64):  # bounded: what a burst of typing leaves
+        if not p.poll(0):
+            break
+        c = sys.stdin.read(1)
+        if not c:
+            break
+        hit = hit or c == "\x03"
+    return hit
+
+
 def generate_pair(s, label, usage, bits, exportable):
     """Generate one key pair with IOS's progress output and store it: (stored, output)."""
     import time
@@ -89,7 +109,7 @@ def generate_pair(s, label, usage, bits, exportable):
     t0 = time.ticks_ms()
     try:
         key = rsa.generate(bits, progress=progress, randbytes=router.board.urandom,
-                           cancel=getattr(s, "interrupted", None))
+                           cancel=ctrl_c if getattr(s, "tty", False) else None)
     except (KeyboardInterrupt, rsa.KeyGenerationCancelled):
         return False, "".join(out) + "\n% Key generation aborted; no key was stored\n"
     except MemoryError:
