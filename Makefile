@@ -18,10 +18,12 @@ test: setup
 bench: setup
 	$(PY) bench/run.py
 
-# Coverage-guided fuzzing (atheris) of every parser, FUZZ_SECONDS per target.
+# Coverage-guided fuzzing (atheris) of every parser, FUZZ_SECONDS per target,
+# FUZZ_JOBS targets at once (`make test` runs each for 2 s: tests/test_fuzz_smoke.py).
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
 fuzz: setup
-	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS)
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --jobs $(FUZZ_JOBS)
 
 board: setup
 	@boards/unix/run board.img

@@ -8,7 +8,6 @@ so that mutated CRLs reach the sorter, the index and the lookups, as a CA with
 a bug in its CRL writer would make them. Only PKIError may escape."""
 
 import io
-import os
 
 import common
 

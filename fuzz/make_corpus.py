@@ -20,7 +20,6 @@ Each file's first byte is the target's selector where the target has one
 """
 
 import hashlib
-import os
 import shutil
 import socket
 import subprocess
@@ -296,13 +295,14 @@ def main():
     mm = data("cms_mm_pkcsreq.der")
     recs = []
     for i, (mt, kind, post, polls) in enumerate(((19, "enroll", True, 0), (20, "renew", False, 3),
-                                                  (17, "renew", True, 12))):
+                                                  (17, "renew", True, 12), (19, "cert", True, 0))):
+        # the last: stored before its request went out (unconfirmed), as enroll.request does
         t = enroll.Transaction(message_type=mt, tid="A1B2C3D4" * 8, nonce=bytes(range(16)),
                                key_label="r1.example.com", hash_name="sha256",
                                cipher="aes128-cbc", post=post, polls=polls, started=1764355227,
                                kind=kind, signer=data("cms_small_cert.der"),
                                subject=bytes.fromhex("3011310f300d06035504030c0672312e6c6162"),
-                               request=mm[:200])
+                               request=mm[:200], unconfirmed=1 if i == 3 else None)
         recs.append(("pending%d" % i, t.to_record()))
     put("pending", recs)
     put("csr", [("dn%d.txt" % i, t.encode()) for i, t in enumerate(DN_LINES)])

@@ -4,10 +4,13 @@ budget, then print one table: executions, edges and features reached in the
 firmware (atheris instruments the upki modules only), the corpus grown, and
 what was found.
 
-    .venv/bin/python fuzz/run.py [--seconds N] [TARGET ...]    (FUZZ_SECONDS=N)
+    .venv/bin/python fuzz/run.py [--seconds N] [--jobs J] [--work DIR] [TARGET ...]
+                                                    (FUZZ_SECONDS=N, FUZZ_JOBS=J)
 
 Work files go to build/fuzz/<target>/ (the grown corpus, crash and timeout
-artifacts). An input is a finding when the target lets an exception other
+artifacts), or DIR/<target>/ with --work (a fresh DIR: the run starts from the
+seed corpus alone, as tests/test_fuzz_smoke.py does); --jobs runs J targets at
+once. An input is a finding when the target lets an exception other
 than the documented ones escape (a Python traceback), runs longer than
 --timeout seconds (a hang), or takes more than --rss-mb of memory. Exits 1
 when any target found something, 0 otherwise.
@@ -27,22 +30,23 @@ ROOT = HERE.parent
 WORK = ROOT / "build" / "fuzz"
 
 
-def targets():
-    return sorted(p.stem[len("fuzz_"):] for p in HERE.glob("fuzz_*.py"))
+def targets(where=HERE):
+    return sorted(p.stem[len("fuzz_"):] for p in Path(where).glob("fuzz_*.py"))
 
 
-def run_target(name, seconds, timeout, rss_mb, jobs_log):
-    work = WORK / name
+def run_target(name, seconds, timeout, rss_mb, jobs_log, root=WORK, where=HERE):
+    work = Path(root) / name
     corpus = work / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     artifacts = work / "artifacts"
     if artifacts.exists():
         shutil.rmtree(artifacts)
     artifacts.mkdir()
-    cmd = [sys.executable, str(HERE / ("fuzz_%s.py" % name)),
+    where = Path(where)
+    cmd = [sys.executable, str(where / ("fuzz_%s.py" % name)),
            "-max_total_time=%d" % seconds, "-timeout=%d" % timeout,
            "-rss_limit_mb=%d" % rss_mb, "-print_final_stats=1", "-max_len=16384",
-           "-artifact_prefix=%s/" % artifacts, str(corpus), str(HERE / "corpus" / name)]
+           "-artifact_prefix=%s/" % artifacts, str(corpus), str(where / "corpus" / name)]
     t0 = time.monotonic()
     log = work / "fuzz.log"
     with open(log, "wb") as out:
@@ -99,6 +103,11 @@ def main(argv=None):
     ap.add_argument("--seconds", type=int, default=int(os.environ.get("FUZZ_SECONDS", "60")))
     ap.add_argument("--timeout", type=int, default=10, help="seconds one input may take")
     ap.add_argument("--rss-mb", type=int, default=2048)
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("FUZZ_JOBS", "1")),
+                    help="targets run at once")
+    ap.add_argument("--work", default=str(WORK), help="work directory (default build/fuzz)")
+    ap.add_argument("--targets", default=str(HERE),
+                    help="where the fuzz_*.py scripts and their corpus/ are (default fuzz/)")
     ap.add_argument("names", nargs="*", help="targets (default: all)")
     args = ap.parse_args(argv)
     try:
@@ -106,19 +115,31 @@ def main(argv=None):
     except ImportError:
         print("fuzz: atheris is not installed (make setup installs it)", file=sys.stderr)
         return 2
-    names = args.names or targets()
-    unknown = [n for n in names if n not in targets()]
+    names = args.names or targets(args.targets)
+    unknown = [n for n in names if n not in targets(args.targets)]
     if unknown:
-        print("fuzz: unknown target(s) %s; have %s" % (", ".join(unknown), ", ".join(targets())),
-              file=sys.stderr)
+        print("fuzz: unknown target(s) %s; have %s"
+              % (", ".join(unknown), ", ".join(targets(args.targets))), file=sys.stderr)
         return 2
     rows = []
-    for n in names:
-        r = run_target(n, args.seconds, args.timeout, args.rss_mb, rows)
-        print("fuzz %-6s %6d execs %5d edges  %s" % (n, r["execs"], r["edges"], r["result"]),
+
+    def one(n):
+        r = run_target(n, args.seconds, args.timeout, args.rss_mb, rows, args.work,
+                       args.targets)
+        print("fuzz %-8s %7d execs %5d edges  %s" % (n, r["execs"], r["edges"], r["result"]),
               flush=True)
         for a in r.get("artifacts", []):
-            print("       input: %s  (log: %s)" % (a, r["log"]))
+            print("       input: %s  (log: %s)" % (a, r["log"]), flush=True)
+
+    if args.jobs > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(one, names))
+        rows.sort(key=lambda r: r["target"])
+    else:
+        for n in names:
+            one(n)
     print()
     print(table(rows))
     return 1 if any(r["result"] != "ok" for r in rows) else 0

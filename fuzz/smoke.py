@@ -5,8 +5,10 @@ splices, repeated ranges, random bytes), for tests/test_fuzz_smoke.py.
 
     .venv/bin/python fuzz/smoke.py TARGET COUNT [SEED]
 
-Prints one JSON line: executions, the slowest input's seconds, and the first
-finding (exception type, message, and the input in hex) or null.
+Prints one JSON line: executions, the slowest input's seconds, the first
+finding (exception type, message, and the input in hex) or null, the upki
+modules loaded without the harness's finder (must be none: fuzz/common.py)
+and the upki modules the target reached.
 """
 
 import importlib
@@ -76,8 +78,11 @@ def main(argv):
             break
         slowest = max(slowest, time.perf_counter() - t0)
         done += 1
+    # every upki module the target reached came through the harness's finder (would
+    # have been instrumented under atheris), and its code was compiled once
     print(json.dumps({"target": name, "execs": done, "slowest": round(slowest, 4),
-                      "finding": finding}))
+                      "finding": finding, "uninstrumented": common.uninstrumented(),
+                      "modules": common.instrumented_modules()}))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,16 @@
 """Network-fault campaign (issue 9, point 3): tests/faultproxy.py sits between the
 simulated board and each real peer on 127.0.0.1 -
 
-    SCEP      the lab CA (host_tools labca, RA mode)      `crypto ca enroll lab`
-    HTTP CDP  python -m http.server with a CRL            `crypto ca crl request lab`
-    LDAP      slapd with the CRL in its directory         `crypto ca crl request lab`
-    NTP       the lab time server (authenticated, SHA-1)  the boot sync (`reload`)
+    SCEP      the lab CA (host_tools labca, RA mode)      `crypto ca authenticate lab`,
+                                                          `crypto ca enroll lab` (and
+                                                          re-enrollment), the poll at boot
+    SCEP      the lab CA (no RA), auto-enroll             the renewal of `auto-enroll 70
+                                                          regenerate` (background task)
+    HTTP CDP  python -m http.server with a CRL            `crypto ca crl request lab`, the
+                                                          fetch of `crypto ca verify`
+    LDAP      slapd with the CRL in its directory         the same two
+    NTP       the lab time server (authenticated, SHA-1)  the boot sync (`reload`), the
+                                                          background resync
 
 - and drops, delays, truncates, corrupts (flips bytes of the reply) and resets
 (TCP RST) every connection or datagram of one operation, or only one of them.
@@ -14,8 +20,10 @@ error line naming what failed (or success, for a delay within the timeout),
 no traceback, within bounded wall time (asserted), with a bounded number of
 connections (its retries); and nothing stored may change after a failed
 operation (key, certificate, CA certificates, CRL cache, startup-config: every
-NVRAM record but the clock floor, byte for byte). After the faults stop, the
-same operation succeeds (nothing was left half done).
+NVRAM record but the clock floor, byte for byte; for the NTP resync, the clock's
+state and its floor). After the faults stop, the same operation succeeds
+(nothing was left half done); the background tasks (auto-enroll, NTP) retry by
+themselves, in the same board process.
 
 The campaign prints its figures (cases, seconds, connections per case).
 """
@@ -204,6 +212,184 @@ def test_scep_re_enrollment_under_fault_keeps_the_certificate_in_use(scep, fault
     assert "Certificate\n  Status: Available" in out
     assert took < 12, took
     print("\nSCEP re-enroll %-8s -> %s in %.2f s" % (fault, m.group(1), took))
+
+
+# faults of the cases below: a bad reply of each kind, and a slow one within the timeout
+SHORT_FAULTS = [("drop", "fail"), ("truncate", "fail"), ("corrupt", "fail"), ("delay:0.5", "ok")]
+
+
+@pytest.mark.parametrize("fault,expect", SHORT_FAULTS)
+def test_scep_authenticate_under_fault(scep, fault, expect):
+    """`crypto ca authenticate` (GetCACert) meets the fault: an error line, no CA or RA
+    certificate stored (nothing stored changes); once the network behaves, the same
+    command works."""
+    tmp, server, proxy, base, _ = scep
+    noauth = tmp / "noauth.img"
+    if not noauth.exists():
+        fresh_image(noauth)
+        url = server.url.replace(":%d/" % server.port, ":%d/" % proxy.port)
+        out, _ = run(noauth, [clock_line(), *trustpoint_lines(url), "write memory"])
+        assert "[OK]" in out, out[-2000:]
+    img = tmp / "auth-case.img"
+    shutil.copy(noauth, img)
+    before = stored(img)
+    proxy.set_fault(fault)
+    n0 = proxy.count()
+    try:
+        out, took = run(img, [clock_line(), "crypto ca authenticate lab", "yes"])
+    finally:
+        proxy.set_fault(None)
+    conns = proxy.count() - n0
+    # (not after(): the error may name a PKCS#7 and its '#')
+    auth = out.split("#crypto ca authenticate lab\n", 1)[1].split("\nr1#", 1)[0]
+    if expect == "ok":
+        assert "Trustpoint CA certificate accepted." in auth, (fault, out[-2000:])
+        assert "tp/lab/ca" in stored(img)
+        detail = "accepted"
+    else:
+        m = re.search(r"^% (.+)$", auth, re.M)
+        assert m and "accepted" not in auth, (fault, out[-2000:])
+        detail = m.group(1)
+        assert stored(img) == before, fault
+        out2, _ = run(img, [clock_line(), "crypto ca authenticate lab", "yes"])
+        assert "Trustpoint CA certificate accepted." in out2, (fault, out2[-2000:])
+        assert {"tp/lab/ca", "tp/lab/ra-sign", "tp/lab/ra-encrypt"} <= set(stored(img))
+    assert took < 12 and conns <= 2, (fault, took, conns)
+    print("\nSCEP authenticate %-9s -> %s in %.2f s, %d connection(s): %s"
+          % (fault, expect, took, conns, detail))
+
+
+# ---------------------------------------------------------------- auto-enroll renewal
+
+# the renewal of `auto-enroll 70 regenerate` under a fault, then once it is gone, in one
+# board process: ticks of the background tasks (time passing between them) under the
+# fault; the board writes SIGNAL and waits for GO (the host clears the fault in between);
+# more ticks. ARGS = {"now", "signal", "go"} is prepended.
+AUTO_RENEW = """
+import json, os, time
+from upki import cli, config, trustpoint, autoenroll
+router, session, msgs = cli.boot(b)
+for hook in config.boot_hooks:
+    hook(router)
+router.clock.set(ARGS["now"], "test")
+tp = trustpoint.get("lab")
+nv = router.nvram
+kept = ("tp/lab/cert", "tp/lab/ca", "rsa/r1key", "startup-config")
+before = [nv.read(n, 16384) for n in kept]
+old = bytes(tp.certificate("cert").der)
+
+def ticks(n):
+    for i in range(n):
+        for task in list(config.background):
+            task(router)
+        st = autoenroll._states.get("lab")
+        if st is not None:
+            st.next_ms = None
+        if bytes(tp.certificate("cert").der) != old:
+            return True
+    return False
+
+res = {"under_fault": ticks(3), "status": autoenroll.status(tp)}
+res["kept"] = [nv.read(n, 16384) == v for n, v in zip(kept, before)]
+res["log"] = list(router.pending_log)
+open(ARGS["signal"], "w").close()
+for i in range(400):
+    try:
+        os.stat(ARGS["go"])
+        break
+    except OSError:
+        time.sleep(0.05)
+res["renewed"] = ticks(10)
+res["status_after"] = autoenroll.status(tp)
+print(json.dumps(res))
+"""
+
+
+@pytest.fixture(scope="module")
+def autolab(tmp_path_factory):
+    """A lab CA (no RA, certificates of one day) behind a proxy, and an image with an
+    auto-enroll trustpoint that has its certificate; renewals then get 30 days."""
+    from autoenroll_board import (ca_chain_lines, key_record, make_image, port_snippet,
+                                  startup_config)
+    from autoenroll_board import trustpoint_lines as ae_tp_lines
+    from test_autoenroll_powercut import ENROLL
+
+    tmp = tmp_path_factory.mktemp("auto")
+    with labca_peer.running(tmp, ra=False, challenge="s3cret", days=1) as server:
+        proxy = proxied(server.port)
+        try:
+            url = server.url.replace(":%d/" % server.port, ":%d/" % proxy.port)
+            cfg = startup_config(None, [(
+                ae_tp_lines("lab", url, auto="auto-enroll 70 regenerate", keypair="r1key 1024"),
+                ca_chain_lines("lab", server.ca.ca_cert))])
+            base = make_image(tmp / "base.img", cfg, [("r1key", key_record())])
+            now = int(time.time())
+            r = port_snippet(ENROLL % {"now": now}, base)
+            assert r.returncode == 0 and '"cert": true' in r.stdout, r.stdout + r.stderr
+            server.responder.days = 30
+            yield tmp, proxy, base, now + int(17.5 * 3600)
+        finally:
+            proxy.stop()
+
+
+@pytest.mark.parametrize("fault,expect", SHORT_FAULTS)
+def test_auto_enroll_renewal_under_fault(autolab, fault, expect):
+    """The renewal (new key, request to the CA through the proxy) meets the fault: each
+    try fails with %CRYPTO-4-AUTOENROLL_FAIL and is retried, the identity in use (its
+    certificate, key, CA certificate and startup-config) stays byte for byte; once the
+    fault is gone the next try renews, with no operator action."""
+    import json
+    import threading
+
+    from autoenroll_board import cert_of, key_of, port_snippet, same_key
+
+    tmp, proxy, base, renew_at = autolab
+    img = tmp / "case.img"
+    shutil.copy(base, img)
+    old_serial = cert_of(img).serial_number
+    signal, go = tmp / "signal", tmp / "go"
+    for f in (signal, go):
+        if f.exists():
+            f.unlink()
+
+    def clear_when_signalled():
+        for _ in range(1200):
+            if signal.exists():
+                proxy.set_fault(None)
+                go.write_text("")
+                return
+            time.sleep(0.05)
+
+    helper = threading.Thread(target=clear_when_signalled, daemon=True)
+    proxy.set_fault(fault)
+    n0 = proxy.count()
+    helper.start()
+    t0 = time.monotonic()
+    try:
+        args = {"now": renew_at, "signal": str(signal), "go": str(go)}
+        r = port_snippet("ARGS = %r\n" % args + AUTO_RENEW, img, timeout=120)
+    finally:
+        proxy.set_fault(None)
+        helper.join(5)
+    took = time.monotonic() - t0
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    fails = [x for x in res["log"] if "%CRYPTO-4-AUTOENROLL_FAIL" in x]
+    if expect == "ok":
+        assert res["under_fault"], res
+        detail = "renewed"
+    else:
+        assert not res["under_fault"] and all(res["kept"]), res
+        assert len(fails) >= 2, res["log"]  # tried, failed, tried again
+        assert "retrying in" in fails[0], fails
+        assert res["renewed"], res  # the fault gone: renewed by itself
+        detail = fails[0].split("failed: ", 1)[-1][:90]
+    cert = cert_of(img)
+    assert cert.serial_number != old_serial and same_key(cert, key_of(img, "r1key"))
+    assert not [n for n in stored(img) if n.endswith((".new", "/swap", "/pending"))]
+    assert took < 60, took
+    print("\nauto-enroll renewal %-9s -> %s (%d failed tries, %d connections) in %.1f s: %s"
+          % (fault, expect, len(fails), proxy.count() - n0, took, detail))
 
 
 @pytest.fixture(scope="module")
@@ -417,6 +603,55 @@ def test_ldap_crl_request_under_fault(ldap, fault, expect):
     _crl_case(tmp, proxy, base, fault, expect, "LDAP")
 
 
+@pytest.mark.parametrize("fault,expect", SHORT_FAULTS)
+@pytest.mark.parametrize("service", ["cdp", "ldap"])
+def test_crl_fetch_by_verify_under_fault(request, service, fault, expect):
+    """`crypto ca verify` with no CRL cached fetches one (HTTP CDP or LDAP) and meets the
+    fault: the chain is reported not valid (revocation-check crl fails closed) and
+    nothing is stored; once the network behaves, the next verify fetches the CRL, stores
+    it, and tells the good certificate from the revoked one."""
+    tmp, proxy, _base = request.getfixturevalue(service)
+    nocrl = tmp / "nocrl.img"
+    if not nocrl.exists():
+        url = _base_query(_base)
+        _crl_image(nocrl, url)
+    img = tmp / "verify-case.img"
+    shutil.copy(nocrl, img)
+    before = stored(img)
+    assert not any(n.startswith("crl/") for n in before)
+    proxy.set_fault(fault)
+    n0 = proxy.count()
+    try:
+        out, took = run(img, [CRL_CLOCK, "crypto ca verify lab good.pem"])
+    finally:
+        proxy.set_fault(None)
+    conns = proxy.count() - n0
+    verify = out.split("#crypto ca verify lab good.pem\n", 1)[1].split("\nr1#", 1)[0]
+    if expect == "ok":
+        assert "Certificate chain is valid" in verify, (fault, out[-2000:])
+        assert any(n.startswith("crl/") for n in stored(img))
+        detail = "valid"
+    else:
+        m = re.search(r"^% Certificate chain is not valid: (.+)$", verify, re.M)
+        assert m, (service, fault, out[-2000:])
+        detail = m.group(1)
+        assert stored(img) == before, (service, fault)
+    out2, _ = run(img, [CRL_CLOCK, "crypto ca verify lab good.pem",
+                        "crypto ca verify lab revoked.pem"])
+    assert "Certificate chain is valid" in out2.split("revoked.pem")[0], out2[-2000:]
+    assert "not valid: revoked" in after(out2, "crypto ca verify lab revoked.pem"), out2
+    assert any(n.startswith("crl/") for n in stored(img))
+    assert took < 12 and conns <= 4, (fault, took, conns)
+    print("\n%s verify %-9s -> %s in %.2f s, %d connection(s): %s"
+          % (service, fault, expect, took, conns, detail))
+
+
+def _base_query(img):
+    """The `crl query` URL in an image's startup-config."""
+    text = Image.load(img).read("startup-config").decode()
+    return re.search(r"^ crl query (\S+)$", text, re.M).group(1)
+
+
 # ---------------------------------------------------------------- NTP (lab time server)
 
 
@@ -502,3 +737,70 @@ def test_ntp_without_authentication_refuses_damaged_replies(ntp, fault):
     assert "\nNo time source\n" in out
     assert took < 8, took
     print("\nNTP plain %-8s -> %s in %.2f s" % (fault, m.group(1), took))
+
+
+
+# the boot sync, then the background resync under the fault, then one without it, in one
+# board process; the clock's state after each
+NTP_RESYNC = """
+import json, time
+from binascii import hexlify
+from upki import cli, config, ntp
+router, session, msgs = cli.boot(b)
+for hook in config.boot_hooks:
+    hook(router)
+logs = []
+router.log_sink = logs.append
+c = router.clock
+st = ntp.state(router)
+
+def snap():
+    floor = router.nvram.read("clock-floor", 256) if router.nvram.exists("clock-floor") else b""
+    return {"trusted": c.trusted, "source": c.source, "syncs": c.syncs,
+            "offset": c.last_offset_us, "floor": str(hexlify(floor), "ascii")}
+
+res = {"boot": snap(), "boot_log": list(router.pending_log)}
+t0, w0 = c.now(), time.ticks_ms()
+st.next_ms = None
+ntp._background(router)
+res["fault"] = snap()
+res["gap"] = (c.now() - t0) - time.ticks_diff(time.ticks_ms(), w0) / 1000
+res["fault_log"] = logs[:]
+st.next_ms = None
+ntp._background(router)
+res["after"] = snap()
+print(json.dumps(res))
+"""
+
+
+@pytest.mark.parametrize("fault", ["drop", "truncate", "corrupt", "delay:3"])
+def test_ntp_background_resync_under_fault(ntp, fault):
+    """After a good boot sync, the background resync (one request, 1 s) meets the fault:
+    refused or unanswered, it leaves the clock as it was (trusted, NTP, same sync count
+    and offset, running on without a step, the floor record untouched) and logs one
+    line; the next resync, the fault gone, synchronizes again."""
+    import json
+
+    from autoenroll_board import port_snippet
+
+    tmp, proxy, base = ntp
+    img = tmp / "resync.img"
+    shutil.copy(base, img)
+    proxy.schedule([None, fault])  # the boot sync's request passes, the resync's does not
+    n0 = proxy.count()
+    try:
+        r = port_snippet(NTP_RESYNC, img, timeout=60)
+    finally:
+        proxy.set_fault(None)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    boot, bad, good = res["boot"], res["fault"], res["after"]
+    assert boot["trusted"] and boot["source"] == "NTP" and boot["syncs"] == 1, res
+    assert bad == boot, (fault, res)  # nothing of the clock's state moved
+    assert abs(res["gap"]) < 0.05, res  # no step: the clock ran on
+    nosync = [x for x in res["fault_log"] if "%NTP-4-NOSYNC" in x]
+    assert len(nosync) == 1, res["fault_log"]
+    assert nosync[0].startswith("%NTP-4-NOSYNC: resync failed, clock kept: "), nosync
+    assert good["trusted"] and good["syncs"] == 2, res
+    assert proxy.count() - n0 == 3
+    print("\nNTP resync %-8s -> clock kept; %s" % (fault, nosync[0].strip()[:110]))

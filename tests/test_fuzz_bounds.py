@@ -3,8 +3,9 @@
 against loopback servers that never stop: an endless body streamed into a
 sink in a 32 KB heap (firmware as .mpy), an endless run of one-byte chunks,
 endless chunked trailers, an NTP server that floods every request with bad
-replies, an LDAP server that answers a search with references forever. Each
-ends within its time bound, with a clear error or a bounded result."""
+replies, an NTP socket that poll calls readable with nothing to read, an LDAP
+server that answers a search with references forever. Each ends within its
+time bound, with a clear error or a bounded result."""
 
 import socket
 import threading
@@ -146,6 +147,61 @@ def test_ntp_flood_of_bad_replies_ends_at_the_timeout():
     assert out == ("NTP server 127.0.0.1:%d: no usable reply to 2 requests (origin timestamp "
                    "does not match our request (stale or forged reply))" % port)
     assert took < 4.5
+
+
+# select.poll standing in for one that reports a datagram the kernel then drops (on
+# Linux a UDP datagram with a bad checksum is seen by poll, then discarded by recvfrom):
+# every poll says "readable" whether or not anything arrived
+_LYING_POLL = """
+import sys, time
+import select as real
+
+class Poll:
+    calls = 0
+
+    def __init__(self):
+        self.p = real.poll()
+
+    def register(self, s, mask):
+        self.p.register(s, mask)
+
+    def poll(self, timeout):
+        Poll.calls += 1
+        return [(None, real.POLLIN)]
+
+class Select:
+    poll = Poll
+    POLLIN = real.POLLIN
+
+sys.modules["select"] = Select  # what upki.sntp imports when it queries
+from upki import sntp
+t0 = time.ticks_ms()
+try:
+    sntp.query("127.0.0.1", %d, timeout=1, retries=1)
+    print("NOERROR")
+except sntp.ClockError as e:
+    print(e)
+print(time.ticks_diff(time.ticks_ms(), t0), Poll.calls > 2)
+"""
+
+
+def test_ntp_read_after_poll_never_blocks():
+    """sntp.query reads only what poll reported, and never waits in the read: a poll
+    that says readable with nothing to read (the server here never answers) is
+    "no reply yet" until the deadline, not a recvfrom that blocks for ever."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))  # a server that reads and never answers
+    port = s.getsockname()[1]
+    try:
+        out, took = _timed(_LYING_POLL % port, timeout=20)
+    finally:
+        s.close()
+    error, line = out.splitlines()
+    assert error == ("NTP server 127.0.0.1:%d: no usable reply to 2 requests (no valid "
+                     "reply within 1 s)" % port), out
+    ms, polled = line.split()
+    assert 1900 <= int(ms) < 3000 and polled == "True", out
+    assert took < 6
 
 
 def _tlv(tag, body):

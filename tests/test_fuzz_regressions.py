@@ -14,6 +14,18 @@ Findings:
      check cost seconds to minutes (4096-bit e: 4.7 s per verify on the port;
      16384-bit: minutes), a hang reachable from any certificate or CertRep
      signer a peer sends. Now refused: e at most 64 bits, n at most 16384 bits.
+  4. ldap: an attribute type or diagnosticMessage that is not UTF-8 escaped
+     ldap.fetch as UnicodeError (fuzz_ldap). Now decoded as http does.
+  5. http (bounds test): without a sink, every received chunk was kept as its
+     own bytes object: 3,000 one-byte chunks ran a 48 KB heap out of memory.
+     Now one buffer, sized from Content-Length or doubled up to the cap.
+  6. ldap (bounds test): the same in ldap.fetch, a value arriving one byte per
+     read; its regression test is tests/test_deadlines.py (48 KB heap).
+  7. pending: a pending-transaction record that is not ASCII, holds odd-length
+     hex or a count that is not a number escaped Transaction.from_record as
+     UnicodeError / ValueError (fuzz_pending); a record without `started` was
+     re-saved as `started=None`. Now SCEPError, and absent fields left out.
+(docs/SECURITY.md, T6, has the same table; docs/FUZZING.md how to fuzz.)
 """
 
 import time

@@ -162,7 +162,8 @@ class Transaction:
     """One SCEP transaction, enough to poll it after a reboot (NVRAM "pending")."""
 
     FIELDS = ("message_type", "tid", "nonce", "key_label", "hash_name", "cipher", "post",
-              "polls", "started", "kind", "signer", "subject", "request", "signer_label")
+              "polls", "started", "kind", "signer", "subject", "request", "signer_label",
+              "unconfirmed")
     BINARY = ("nonce", "signer", "subject", "request")
 
     def __init__(self, **kw):
@@ -340,10 +341,26 @@ def _request(tp, router, pair, csr_der, caps, log, kind, signer_pair):
         message_type=mt, tid=scep.transaction_id(key.public_key(), caps.hash_name),
         key_label=pair.label, hash_name=caps.hash_name, cipher=caps.cipher, post=caps.post,
         started=int(now), kind=kind, signer=signer, subject=subject_der, request=csr_der,
-        signer_label=signer_label,
+        signer_label=signer_label, unconfirmed=1,
     )
-    rep, chain = exchange(tp, router, txn, mt, csr_der, sign_key, caps)
-    return _settle(tp, router, txn, rep, chain, key, log)
+    # The transaction is stored before the request goes out: a power cut after
+    # the send leaves a record the board resumes by itself at boot, as after a
+    # PENDING answer (enrollpoll.poll: a CertPoll with the same transactionID,
+    # and the request again if the CA does not know it). A request that fails
+    # here (network, a refused reply, a certificate that is not ours) leaves
+    # nothing behind.
+    saver = _loaded(("enrollpoll",))
+    try:
+        tp.store("pending", txn.to_record())
+    finally:
+        _unload(saver)
+    try:
+        rep, chain = exchange(tp, router, txn, mt, csr_der, sign_key, caps)
+        txn.unconfirmed = None
+        return _settle(tp, router, txn, rep, chain, key, log)
+    except Exception:
+        tp.drop("pending")
+        raise
 
 
 def _settle(tp, router, txn, rep, chain, key, log):

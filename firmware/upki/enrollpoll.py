@@ -54,7 +54,7 @@ def _from_record(cls, data):
             continue
         if k in cls.BINARY:
             v = unhexlify(v) if v else None
-        elif k in ("message_type", "polls", "started"):
+        elif k in ("message_type", "polls", "started", "unconfirmed"):
             v = int(v)
         elif k == "post":
             v = v == "True"
@@ -100,6 +100,19 @@ def poll(tp, router, log=None, timeout=TIMEOUT):
         raise SCEPError("the CA certificate of trustpoint %s is gone" % tp.name)
     content = scep.issuer_and_subject(chain[0].subject.der(), txn.subject)
     rep, chain = exchange(tp, router, txn, scep.CERT_POLL, content, sign_key, timeout=timeout)
+    if rep.status == scep.FAILURE and txn.unconfirmed and txn.request:
+        # stored before the request went out and never answered (a power cut):
+        # the CA that does not know the transaction never got the request. It
+        # goes again, with the same transactionID and request
+        _debug("CRYPTO_PKI: the CA does not know transaction %s (%s): re-sending the request"
+               % (txn.tid[:16], rep.fail_text))
+        rep = chain = content = None
+        import gc
+
+        gc.collect()
+        rep, chain = exchange(tp, router, txn, txn.message_type, txn.request, sign_key,
+                              timeout=timeout)
+    txn.unconfirmed = None
     return _settle(tp, router, txn, rep, chain, pair.key, log)
 
 

@@ -173,12 +173,16 @@ def _signed_seconds(us):
     return "%s%d.%03d" % (sign, us // 1000000, (us // 1000) % 1000)
 
 
-def _failure(st, e):
+def _failure(st, e, kept=False):
+    # kept: the clock was trusted and stays so (a resync failed), which is not
+    # "no trusted time"
     msg = str(e)
     if msg.startswith("%"):
         return msg
     detail = "; ".join("%s: %s" % (s.name(), s.error) for s in st.servers if s.error)
-    return "%%NTP-4-NOSYNC: no trusted time: %s%s" % (msg, " (" + detail + ")" if detail else "")
+    return "%%NTP-4-NOSYNC: %s: %s%s" % (
+        "resync failed, clock kept" if kept else "no trusted time", msg,
+        " (" + detail + ")" if detail else "")
 
 
 # --- boot hook and background task ------------------------------------------------
@@ -215,7 +219,7 @@ def _background(router):
     try:
         chosen, _ = sync_round(router, _BG_TIMEOUT, 0, _BG_BUDGET_MS)
     except ClockError as e:
-        msg = _failure(st, e)
+        msg = _failure(st, e, clock.trusted)
         # the same failure with other figures (offsets, times) is not news: say it once
         same = "".join(ch for ch in msg if not ch.isdigit())
         if same != st.logged_error:

@@ -357,6 +357,10 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None, 
         raise _refuse("NTP server %s: cannot resolve (%s)" % (server, e)) from None
     sock = socket.socket(af, socket.SOCK_DGRAM)
     try:
+        # poll says when to read, the read itself never waits: on Linux poll may
+        # report a datagram the kernel then drops (a bad UDP checksum), and a
+        # blocking recvfrom would wait past every deadline for the next one
+        sock.setblocking(False)
         poller = select.poll()
         poller.register(sock, select.POLLIN)
         req = bytearray(request_size(key))
@@ -385,8 +389,12 @@ def query(addr, port=123, key=None, timeout=2, now=None, retries=2, cache=None, 
                     continue
                 try:
                     packet, source = sock.recvfrom(_MAX_PACKET + 1)
-                except OSError as e:  # EAGAIN (11) on the Unix port, ECONNREFUSED, ...
-                    last = "receive failed (%s)" % e
+                except OSError as e:
+                    import errno
+
+                    if e.args and e.args[0] == errno.EAGAIN:
+                        continue  # nothing to read after all: no reply yet, same deadline
+                    last = "receive failed (%s)" % e  # ECONNREFUSED, ...
                     continue
                 t4 = t1 + ticks_diff(ticks_us(), start)
                 try:

@@ -185,6 +185,60 @@ def test_fault_in_crt_is_caught():
     raises(CryptoError, key.check)
 
 
+def test_private_operation_blinds_with_a_fresh_factor_each_call():
+    # sign(), as used: the CRT exponentiations (pow(base, dp, p), pow(base, dq, q))
+    # must see c * r^e mod n with a fresh r each call, never c itself, while the
+    # signature stays the deterministic PKCS#1 v1.5 one. upki.rsa's pow is watched
+    # by a module global that shadows the builtin.
+    key = _key(1024)
+    bases = []
+    builtin_pow = pow
+
+    def watching_pow(b, e, m=None):
+        if m is None:
+            return builtin_pow(b, e)
+        if e in (key.dp, key.dq) and m in (key.p, key.q):
+            bases.append((m, b))
+        return builtin_pow(b, e, m)
+
+    em = int.from_bytes(_f(1024, "sig_sha256.bin"), "big")
+    c = builtin_pow(em, key.e, key.n)  # the encoded message block the signature is of
+    rsa.pow = watching_pow
+    try:
+        sigs = [key.sign(MESSAGE, "sha256") for _ in range(3)]
+    finally:
+        del rsa.pow
+    assert sigs == [_f(1024, "sig_sha256.bin")] * 3
+    assert len(bases) == 6, len(bases)
+    for m in (key.p, key.q):
+        seen = [b for mod, b in bases if mod == m]
+        assert len(seen) == 3
+        assert c % m not in seen  # never the unblinded input
+        assert len(set(seen)) == 3  # a fresh factor each call
+    # and the blinding factor comes from the random source: the same bytes give the
+    # same blinded base, other bytes another, and the result is right either way
+    draws = []
+
+    def fixed(fill):
+        def randbytes(n):
+            draws.append(n)
+            return bytes([fill]) * n
+        return randbytes
+
+    bases.clear()
+    rsa.pow = watching_pow
+    try:
+        m1 = key._private_op(c, fixed(0x5A))
+        m2 = key._private_op(c, fixed(0x5A))
+        m3 = key._private_op(c, fixed(0xA5))
+    finally:
+        del rsa.pow
+    assert m1 == m2 == m3 == em
+    assert draws == [key.size + 8] * 3  # one draw per operation, 64 bits beyond n
+    dp_bases = [b for mod, b in bases if mod == key.p]
+    assert dp_bases[0] == dp_bases[1] != dp_bases[2], dp_bases
+
+
 def test_malformed_key_der_rejected():
     p8 = _f(1024, "pkcs8.der")
     p1 = _f(1024, "pkcs1.der")
