@@ -800,7 +800,7 @@ def test_ntp_background_resync_under_fault(ntp, fault):
     assert abs(res["gap"]) < 0.05, res  # no step: the clock ran on
     nosync = [x for x in res["fault_log"] if "%NTP-4-NOSYNC" in x]
     assert len(nosync) == 1, res["fault_log"]
-    assert nosync[0].startswith("%NTP-4-NOSYNC: resync failed, clock kept: "), nosync
+    assert nosync[0].startswith("%NTP-4-NOSYNC: sync failed, clock kept: "), nosync
     assert good["trusted"] and good["syncs"] == 2, res
     assert proxy.count() - n0 == 3
     print("\nNTP resync %-8s -> clock kept; %s" % (fault, nosync[0].strip()[:110]))

@@ -181,7 +181,7 @@ def _failure(st, e, kept=False):
         return msg
     detail = "; ".join("%s: %s" % (s.name(), s.error) for s in st.servers if s.error)
     return "%%NTP-4-NOSYNC: %s: %s%s" % (
-        "resync failed, clock kept" if kept else "no trusted time", msg,
+        "sync failed, clock kept" if kept else "no trusted time", msg,
         " (" + detail + ")" if detail else "")
 
 
