@@ -204,75 +204,97 @@ def test_uptime_does_not_jump_when_the_clock_is_set(tmp_path):
     assert "Router uptime is 0 minutes" in r.stdout
 
 
-def test_interactive_console_on_a_terminal(tmp_path):
-    """boards/unix/run on a pseudo-terminal (stdin a tty, so --interactive): the
-    prompt, typed commands echoed, their output, the prompt following the mode
-    and the hostname, and Ctrl-D at the prompt ending the console."""
-    import os
-    import select
-    import subprocess
-    import time
+class Terminal:
+    """boards/unix/run on a pseudo-terminal (stdin a tty, so --interactive)."""
 
-    from mpy import BOARD_RUN, mpy_env
+    def __init__(self, image):
+        import os
+        import subprocess
 
-    master, slave = os.openpty()
-    p = subprocess.Popen([str(BOARD_RUN), str(tmp_path / "b.img")], stdin=slave, stdout=slave,
-                         stderr=slave, env=mpy_env(), start_new_session=True)
-    os.close(slave)
-    seen = [b""]
-    pos = [0]
+        from mpy import BOARD_RUN, mpy_env
 
-    def expect(pattern, timeout=30):
+        self.master, slave = os.openpty()
+        self.p = subprocess.Popen([str(BOARD_RUN), str(image)], stdin=slave, stdout=slave,
+                                  stderr=slave, env=mpy_env(), start_new_session=True)
+        os.close(slave)
+        self.seen = b""
+        self.pos = 0
+
+    def type(self, keys):
+        import os
+
+        os.write(self.master, keys.encode())
+
+    def expect(self, pattern, timeout=60):
+        import os
+        import select
+        import time
+
         rx = re.compile(pattern.encode())
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(seen[0], pos[0])
+            m = rx.search(self.seen, self.pos)
             if m:
-                pos[0] = m.end()
+                self.pos = m.end()
                 return m
             if time.monotonic() > deadline:
                 raise AssertionError("no %r on the terminal; it shows:\n%s"
-                                     % (pattern, seen[0][pos[0]:].decode(errors="replace")))
-            if select.select([master], [], [], 0.1)[0]:
+                                     % (pattern, self.seen[self.pos:].decode(errors="replace")))
+            if select.select([self.master], [], [], 0.1)[0]:
                 try:
-                    seen[0] += os.read(master, 4096)
+                    self.seen += os.read(self.master, 4096)
                 except OSError:  # EIO: the board closed the terminal
                     time.sleep(0.1)
 
-    try:
-        expect(r"Press RETURN to get started!")
-        expect(r"Router#")
-        os.write(master, b"show clock\r")
-        # the line echoed after the prompt, then the answer (the tty adds \r)
-        expect(r"Router#show clock\r*\n\*00:00:\d\d\.\d{3} UTC Sat Jan 1 2000\r*\n")
-        expect(r"Router#")
-        os.write(master, b"configure terminal\r")
-        expect(r"configure terminal\r*\nEnter configuration commands, one per line\.")
-        expect(r"Router\(config\)#")
-        os.write(master, b"hostname x\r")
-        expect(r"hostname x\r*\n")
-        expect(r"x\(config\)#")
-        os.write(master, b"end\r")
-        expect(r"\bx#")
-        os.write(master, b"show running-config\r")
-        expect(r"\nhostname x\r*\n")
-        expect(r"\bx#")
-        os.write(master, b"sh clck\r")  # a typo: the marker, never a traceback
-        expect(r"\^\r*\n% Invalid input detected at '\^' marker\.")
-        expect(r"\bx#")
-        os.write(master, b"\x04")  # Ctrl-D at the prompt: end of input
-        assert p.wait(timeout=30) == 0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    def ctrl_d(self):
+        """Ctrl-D at the prompt: end of input; the console must end with status 0."""
+        import subprocess
+
+        self.type("\x04")
         try:
-            while select.select([master], [], [], 0.1)[0]:
-                seen[0] += os.read(master, 4096)
-        except OSError:
-            pass
-        os.close(master)
-    assert b"Traceback" not in seen[0]
+            rc = self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("Ctrl-D did not end the console; the terminal shows:\n"
+                                 + self.seen[-800:].decode(errors="replace"))
+        assert rc == 0
+
+    def close(self):
+        import os
+
+        if self.p.poll() is None:
+            self.p.kill()
+        os.close(self.master)
+        return self.seen.decode(errors="replace")
+
+
+def test_interactive_console_on_a_terminal(tmp_path):
+    """The prompt, typed commands echoed, their output, the prompt following the
+    mode and the hostname, and Ctrl-D at the prompt ending the console."""
+    t = Terminal(tmp_path / "b.img")
+    try:
+        t.expect(r"Press RETURN to get started!")
+        t.expect(r"Router#")
+        t.type("show clock\r")
+        # the line echoed after the prompt, then the answer (the tty adds \r)
+        t.expect(r"Router#show clock\r*\n\*00:00:\d\d\.\d{3} UTC Sat Jan 1 2000\r*\n")
+        t.expect(r"Router#")
+        t.type("configure terminal\r")
+        t.expect(r"configure terminal\r*\nEnter configuration commands, one per line\.")
+        t.expect(r"Router\(config\)#")
+        t.type("hostname x\r")
+        t.expect(r"hostname x\r*\n")
+        t.expect(r"x\(config\)#")
+        t.type("end\r")
+        t.expect(r"\bx#")
+        t.type("show running-config\r")
+        t.expect(r"\nhostname x\r*\n")
+        t.expect(r"\bx#")
+        t.type("sh clck\r")  # a typo: the marker, never a traceback
+        t.expect(r"\^\r*\n% Invalid input detected at '\^' marker\.")
+        t.expect(r"\bx#")
+        t.ctrl_d()
+    finally:
+        t.close()
 
 
 def test_ctrl_c_on_a_terminal_aborts_key_generation(tmp_path):
@@ -282,65 +304,26 @@ def test_ctrl_c_on_a_terminal_aborts_key_generation(tmp_path):
     command polls for: the Unix port raises KeyboardInterrupt from its signal
     handler wherever the VM is, and one landing in a garbage collection leaves
     the heap locked (about one Ctrl-C in five did)."""
-    import os
-    import select
-    import subprocess
-    import time
-
-    from mpy import BOARD_RUN, mpy_env
-
-    master, slave = os.openpty()
-    p = subprocess.Popen([str(BOARD_RUN), str(tmp_path / "b.img")], stdin=slave, stdout=slave,
-                         stderr=slave, env=mpy_env(), start_new_session=True)
-    os.close(slave)
-    seen = [b""]
-    pos = [0]
-
-    def expect(pattern, timeout=60):
-        rx = re.compile(pattern.encode())
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(seen[0], pos[0])
-            if m:
-                pos[0] = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError("no %r on the terminal; it shows:\n%s"
-                                     % (pattern, seen[0][pos[0]:].decode(errors="replace")))
-            if select.select([master], [], [], 0.1)[0]:
-                try:
-                    seen[0] += os.read(master, 4096)
-                except OSError:
-                    time.sleep(0.1)
-
+    t = Terminal(tmp_path / "b.img")
     try:
-        expect(r"Router#")
-        os.write(master, b"configure terminal\r")
-        expect(r"Router\(config\)#")
+        t.expect(r"Router#")
+        t.type("configure terminal\r")
+        t.expect(r"Router\(config\)#")
         for _ in range(3):
-            os.write(master, b"crypto key generate rsa label k modulus 4096\r")
-            expect(r"% Generating 4096 bit RSA keys, keys will be non-exportable\.\.\.")
-            expect(r"[.+]")  # generation is under way
-            os.write(master, b"\x03")
-            expect(r"% Key generation aborted; no key was stored\r*\n")
-            expect(r"Router\(config\)#")
-        os.write(master, b"do show flash\r")
-        m = expect(r"NVRAM writes since boot: (\d+) records")
-        expect(r"Router\(config\)#")
-        os.write(master, b"end\r")
-        expect(r"Router#")
-        os.write(master, b"\x04")
-        try:
-            rc = p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("Ctrl-D did not end the console; the terminal shows:\n"
-                                 + seen[0][-800:].decode(errors="replace"))
-        assert rc == 0
+            t.type("crypto key generate rsa label k modulus 4096\r")
+            t.expect(r"% Generating 4096 bit RSA keys, keys will be non-exportable\.\.\.")
+            t.expect(r"[.+]")  # generation is under way
+            t.type("\x03")
+            t.expect(r"% Key generation aborted; no key was stored\r*\n")
+            t.expect(r"Router\(config\)#")
+        t.type("do show flash\r")
+        m = t.expect(r"NVRAM writes since boot: (\d+) records")
+        t.expect(r"Router\(config\)#")
+        t.type("end\r")
+        t.expect(r"Router#")
+        t.ctrl_d()
     finally:
-        if p.poll() is None:
-            p.kill()
-        os.close(master)
-    text = seen[0].decode(errors="replace")
+        text = t.close()
     assert m.group(1) == b"0" and "rsa/k" not in text
     assert "Traceback" not in text and "heap is locked" not in text and "[OK]" not in text
 

@@ -80,6 +80,18 @@ def _openssl(tmp_path, cert, root, crl_der):
 
 
 @pytest.mark.parametrize("cdp", ["live", "dead"])
+
+def _verdicts(out):
+    """(good, revoked): the console output of verifying good.pem, then revoked.pem,
+    checked to be accepted and refused as revoked (keyCompromise)."""
+    i = out.index("#crypto ca verify lab good.pem")
+    j = out.index("#crypto ca verify lab revoked.pem")
+    good_out, bad_out = out[i:j], out[j:]
+    assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good_out
+    assert "% Certificate chain is not valid: revoked" in bad_out
+    assert "reason keyCompromise" in bad_out
+    return good_out, bad_out
+
 def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
     with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
         url = server.crl_url if cdp == "live" else "http://127.0.0.1:%d/crl/ca.crl" % (
@@ -95,12 +107,7 @@ def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
         crl_der = server.ca.crl_der("ca")
         root = server.ca.ca_cert
     assert "%CRYPTO-6-CERTRET" in out
-    i = out.index("#crypto ca verify lab good.pem")
-    j = out.index("#crypto ca verify lab revoked.pem")
-    good_out, bad_out = out[i:j], out[j:]
-    assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good_out
-    assert "% Certificate chain is not valid: revoked" in bad_out
-    assert "reason keyCompromise" in bad_out
+    good_out, bad_out = _verdicts(out)
     assert "Getting CRL of CN = " in good_out and "from " + url in good_out
     if cdp == "live":
         assert "CRL received from %s" % url in good_out
@@ -150,12 +157,7 @@ def test_peers_judged_with_crl_from_slapd_or_scep_getcrl(tmp_path, case):
                                   "crypto ca verify lab good.pem",
                                   "crypto ca verify lab revoked.pem", "show crypto ca crls"])
         log = list(server.log)
-    i = out.index("#crypto ca verify lab good.pem")
-    j = out.index("#crypto ca verify lab revoked.pem")
-    good_out, bad_out = out[i:j], out[j:]
-    assert "Certificate chain is valid (trustpoint lab, 2 certificates in the path)" in good_out
-    assert "% Certificate chain is not valid: revoked" in bad_out
-    assert "reason keyCompromise" in bad_out
+    good_out, bad_out = _verdicts(out)
     got = [line.split(" from ", 1)[1] for line in good_out.splitlines()
            if "CRYPTO_PKI: Getting CRL of" in line]
     if case == "ldap":
