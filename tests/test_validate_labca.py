@@ -79,8 +79,6 @@ def _openssl(tmp_path, cert, root, crl_der):
     return r.returncode == 0
 
 
-@pytest.mark.parametrize("cdp", ["live", "dead"])
-
 def _verdicts(out):
     """(good, revoked): the console output of verifying good.pem, then revoked.pem,
     checked to be accepted and refused as revoked (keyCompromise)."""
@@ -92,6 +90,8 @@ def _verdicts(out):
     assert "reason keyCompromise" in bad_out
     return good_out, bad_out
 
+
+@pytest.mark.parametrize("cdp", ["live", "dead"])
 def test_peers_judged_with_crl_from_cdp_or_scep_getcrl(tmp_path, cdp):
     with labca_peer.running(tmp_path, ra=True, challenge="s3cret") as server:
         url = server.crl_url if cdp == "live" else "http://127.0.0.1:%d/crl/ca.crl" % (
