@@ -12,22 +12,35 @@ from mpy import BOARD_RUN, mpy_env
 
 
 class Console:
-    """The simulated board on a pipe; `reload` boots it again (the run script loops)."""
+    """The simulated board on a pipe; `reload` boots it again (the run script loops).
+    tty=True: on a pseudo-terminal instead (stdin a tty, so the console is
+    interactive); lines are then typed with a carriage return, as on a terminal."""
 
-    def __init__(self, image, env=None, heap=None):
+    def __init__(self, image, env=None, heap=None, tty=False):
         if heap:
             env = dict(env or {}, UPKI_HEAP=heap)
-        self.p = subprocess.Popen(
-            [str(BOARD_RUN), str(image)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, env=mpy_env(env))
+        cmd = [str(BOARD_RUN), str(image)]
+        self.tty = None
+        if tty:
+            self.tty, slave = os.openpty()
+            self.p = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
+                                      env=mpy_env(env), start_new_session=True)
+            os.close(slave)
+        else:
+            self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, env=mpy_env(env))
         self.q = queue.Queue()
         self.text = ""
         self.pos = 0
         threading.Thread(target=self._reader, daemon=True).start()
 
     def _reader(self):
+        fd = self.p.stdout.fileno() if self.tty is None else self.tty
         while True:
-            data = os.read(self.p.stdout.fileno(), 4096)
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: the board closed its terminal
+                data = b""
             if not data:
                 self.q.put(None)
                 return
@@ -44,9 +57,16 @@ class Console:
         return True
 
     def send(self, *lines):
+        if self.tty is not None:
+            self.type("".join(line + "\r" for line in lines))
+            return
         for line in lines:
             self.p.stdin.write((line + "\n").encode())
         self.p.stdin.flush()
+
+    def type(self, keys):
+        """Keys as typed on the terminal (tty=True): "\x03" is Ctrl-C, "\x04" Ctrl-D."""
+        os.write(self.tty, keys.encode())
 
     def expect(self, pattern, timeout=30, nudge=None):
         """Wait for pattern after the last match; nudge: send an empty line every
@@ -93,7 +113,10 @@ class Console:
 
     def close(self, timeout=30):
         try:
-            self.p.stdin.close()
+            if self.tty is None:
+                self.p.stdin.close()
+            else:
+                self.type("\x04")  # Ctrl-D: end of input
         except OSError:
             pass
         try:
@@ -104,6 +127,8 @@ class Console:
         while self._pump(0.05):
             if self.q.empty() and self.p.poll() is not None:
                 break
+        if self.tty is not None:
+            os.close(self.tty)
         assert "Traceback" not in self.text and "Internal error" not in self.text, \
             self.text[-3000:]
         assert "%SYS-3-TASK" not in self.text, self.text[-3000:]

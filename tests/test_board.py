@@ -204,97 +204,37 @@ def test_uptime_does_not_jump_when_the_clock_is_set(tmp_path):
     assert "Router uptime is 0 minutes" in r.stdout
 
 
-class Terminal:
-    """boards/unix/run on a pseudo-terminal (stdin a tty, so --interactive)."""
-
-    def __init__(self, image):
-        import os
-        import subprocess
-
-        from mpy import BOARD_RUN, mpy_env
-
-        self.master, slave = os.openpty()
-        self.p = subprocess.Popen([str(BOARD_RUN), str(image)], stdin=slave, stdout=slave,
-                                  stderr=slave, env=mpy_env(), start_new_session=True)
-        os.close(slave)
-        self.seen = b""
-        self.pos = 0
-
-    def type(self, keys):
-        import os
-
-        os.write(self.master, keys.encode())
-
-    def expect(self, pattern, timeout=60):
-        import os
-        import select
-        import time
-
-        rx = re.compile(pattern.encode())
-        deadline = time.monotonic() + timeout
-        while True:
-            m = rx.search(self.seen, self.pos)
-            if m:
-                self.pos = m.end()
-                return m
-            if time.monotonic() > deadline:
-                raise AssertionError("no %r on the terminal; it shows:\n%s"
-                                     % (pattern, self.seen[self.pos:].decode(errors="replace")))
-            if select.select([self.master], [], [], 0.1)[0]:
-                try:
-                    self.seen += os.read(self.master, 4096)
-                except OSError:  # EIO: the board closed the terminal
-                    time.sleep(0.1)
-
-    def ctrl_d(self):
-        """Ctrl-D at the prompt: end of input; the console must end with status 0."""
-        import subprocess
-
-        self.type("\x04")
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("Ctrl-D did not end the console; the terminal shows:\n"
-                                 + self.seen[-800:].decode(errors="replace"))
-        assert rc == 0
-
-    def close(self):
-        import os
-
-        if self.p.poll() is None:
-            self.p.kill()
-        os.close(self.master)
-        return self.seen.decode(errors="replace")
-
-
 def test_interactive_console_on_a_terminal(tmp_path):
-    """The prompt, typed commands echoed, their output, the prompt following the
-    mode and the hostname, and Ctrl-D at the prompt ending the console."""
-    t = Terminal(tmp_path / "b.img")
+    """boards/unix/run on a pseudo-terminal: the prompt, typed commands echoed,
+    their output, the prompt following the mode and the hostname, and Ctrl-D at
+    the prompt ending the console."""
+    from console import Console
+
+    t = Console(tmp_path / "b.img", tty=True)
     try:
         t.expect(r"Press RETURN to get started!")
         t.expect(r"Router#")
-        t.type("show clock\r")
+        t.send("show clock")
         # the line echoed after the prompt, then the answer (the tty adds \r)
         t.expect(r"Router#show clock\r*\n\*00:00:\d\d\.\d{3} UTC Sat Jan 1 2000\r*\n")
         t.expect(r"Router#")
-        t.type("configure terminal\r")
+        t.send("configure terminal")
         t.expect(r"configure terminal\r*\nEnter configuration commands, one per line\.")
         t.expect(r"Router\(config\)#")
-        t.type("hostname x\r")
+        t.send("hostname x")
         t.expect(r"hostname x\r*\n")
         t.expect(r"x\(config\)#")
-        t.type("end\r")
+        t.send("end")
         t.expect(r"\bx#")
-        t.type("show running-config\r")
+        t.send("show running-config")
         t.expect(r"\nhostname x\r*\n")
         t.expect(r"\bx#")
-        t.type("sh clck\r")  # a typo: the marker, never a traceback
+        t.send("sh clck")  # a typo: the marker, never a traceback
         t.expect(r"\^\r*\n% Invalid input detected at '\^' marker\.")
         t.expect(r"\bx#")
-        t.ctrl_d()
     finally:
-        t.close()
+        t.close()  # Ctrl-D at the prompt: end of input
+    assert t.p.returncode == 0
 
 
 def test_ctrl_c_on_a_terminal_aborts_key_generation(tmp_path):
@@ -304,28 +244,30 @@ def test_ctrl_c_on_a_terminal_aborts_key_generation(tmp_path):
     command polls for: the Unix port raises KeyboardInterrupt from its signal
     handler wherever the VM is, and one landing in a garbage collection leaves
     the heap locked (about one Ctrl-C in five did)."""
-    t = Terminal(tmp_path / "b.img")
+    from console import Console
+
+    t = Console(tmp_path / "b.img", tty=True)
     try:
         t.expect(r"Router#")
-        t.type("configure terminal\r")
+        t.send("configure terminal")
         t.expect(r"Router\(config\)#")
         for _ in range(3):
-            t.type("crypto key generate rsa label k modulus 4096\r")
+            t.send("crypto key generate rsa label k modulus 4096")
             t.expect(r"% Generating 4096 bit RSA keys, keys will be non-exportable\.\.\.")
-            t.expect(r"[.+]")  # generation is under way
+            t.expect(r"[.+]", timeout=60)  # generation is under way
             t.type("\x03")
-            t.expect(r"% Key generation aborted; no key was stored\r*\n")
+            t.expect(r"% Key generation aborted; no key was stored\r*\n", timeout=60)
             t.expect(r"Router\(config\)#")
-        t.type("do show flash\r")
+        t.send("do show flash")
         m = t.expect(r"NVRAM writes since boot: (\d+) records")
         t.expect(r"Router\(config\)#")
-        t.type("end\r")
+        t.send("end")
         t.expect(r"Router#")
-        t.ctrl_d()
     finally:
-        text = t.close()
-    assert m.group(1) == b"0" and "rsa/k" not in text
-    assert "Traceback" not in text and "heap is locked" not in text and "[OK]" not in text
+        text = t.close()  # Ctrl-D at the prompt: end of input
+    assert t.p.returncode == 0
+    assert m.group(1) == "0" and "rsa/k" not in text
+    assert "heap is locked" not in text and "[OK]" not in text
 
 
 def test_show_flash_sizes_and_free_space_add_up(tmp_path):
